@@ -1,0 +1,24 @@
+/** LogFields are the values of one log event, kept out of its message. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/**
+ * Logger is the one logging interface of the product. The message is a fixed
+ * sentence; what varies goes in fields. A child carries its fields into every
+ * event, e.g. `runnerId`, then `taskId` and `taskClass`.
+ */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+/** A Logger that drops everything, for tests and quiet tools. */
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentLogger,
+};

@@ -1,0 +1,16 @@
+import { BatchError } from "../Contracts/errors";
+
+/**
+ * ClaimLostError: a runner tried to record tasks that it no longer holds as
+ * pending. It is an error of the runner's machinery, never of a task.
+ */
+export class ClaimLostError extends BatchError {
+  constructor(
+    readonly taskIds: readonly string[],
+    readonly recorded: number,
+  ) {
+    super(
+      `Cannot record tasks ${taskIds.join(", ")}: expected ${taskIds.length} pending rows, updated ${recorded}`,
+    );
+  }
+}

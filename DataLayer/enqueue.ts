@@ -1,0 +1,41 @@
+import type { EntityManager } from "typeorm";
+import { BatchJob } from "./entities/BatchJob";
+import { columnOf, tableOf } from "./identifiers";
+
+/** NewTask is a task to queue: what runs it and its contract as JSON. */
+export interface NewTask {
+  readonly className: string;
+  readonly contractName: string;
+  readonly contractJson: string;
+}
+
+/** Rows per INSERT; bounds one statement's size when millions are queued. */
+export const ENQUEUE_CHUNK_SIZE = 10_000;
+
+/**
+ * enqueueTasks queues tasks as pending with one INSERT per chunk of rows,
+ * their values bound as three arrays, and returns how many it queued.
+ * Run it inside a transaction for all-or-nothing.
+ */
+export async function enqueueTasks(
+  manager: EntityManager,
+  tasks: readonly NewTask[],
+): Promise<number> {
+  const table = tableOf(manager, BatchJob);
+  const columns = (["className", "contractName", "contractJson"] as const)
+    .map((property) => columnOf(manager, BatchJob, property))
+    .join(", ");
+  const sql =
+    `INSERT INTO ${table} (${columns}) ` +
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[])";
+
+  for (let start = 0; start < tasks.length; start += ENQUEUE_CHUNK_SIZE) {
+    const chunk = tasks.slice(start, start + ENQUEUE_CHUNK_SIZE);
+    await manager.query(sql, [
+      chunk.map((task) => task.className),
+      chunk.map((task) => task.contractName),
+      chunk.map((task) => task.contractJson),
+    ]);
+  }
+  return tasks.length;
+}

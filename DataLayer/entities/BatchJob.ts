@@ -1,0 +1,45 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { TaskStatus } from "../TaskStatus";
+
+/**
+ * BatchJob is one queued task: which task class runs it, which contract
+ * class its JSON becomes, and how it ended.
+ */
+@Entity({ schema: "blog", name: "batchjob" })
+@Index("ix_batchjob_status", ["status"])
+export class BatchJob {
+  /** A bigint, which the driver returns as a string to keep its precision. */
+  @PrimaryGeneratedColumn("identity", {
+    name: "id",
+    type: "bigint",
+    generatedIdentity: "BY DEFAULT",
+    primaryKeyConstraintName: "pk_batchjob",
+  })
+  id!: string;
+
+  @Column({ name: "classname", type: "text" })
+  className!: string;
+
+  @Column({ name: "contractname", type: "text" })
+  contractName!: string;
+
+  @Column({ name: "contractjson", type: "text" })
+  contractJson!: string;
+
+  @Column({ name: "status", type: "integer", default: TaskStatus.Pending })
+  status!: TaskStatus;
+
+  @Column({ name: "startedat", type: "timestamptz", nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: "stoppedat", type: "timestamptz", nullable: true })
+  stoppedAt!: Date | null;
+
+  /** The runner that ended the task, for reports and for audits. */
+  @Column({ name: "runnerid", type: "text", nullable: true })
+  runnerId!: string | null;
+
+  /** Why the task failed: the error's name, message and a bounded stack. */
+  @Column({ name: "lasterror", type: "text", nullable: true })
+  lastError!: string | null;
+}
