@@ -124,7 +124,9 @@ export function createDataSource(
     migrationsTableName: MIGRATIONS_TABLE,
     migrationsTransactionMode: "each",
     synchronize: false,
-    logging: ["error"],
+    // Failed queries surface as errors that our own logger reports; TypeORM's
+    // logger would print them on stdout, which belongs to the tasks.
+    logging: false,
     applicationName: options.applicationName ?? "batch",
     poolSize: options.poolSize ?? 4,
     connectTimeoutMS: (options.connectTimeoutSeconds ?? 10) * 1000,

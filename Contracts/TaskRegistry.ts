@@ -136,6 +136,7 @@ export class TaskRegistry {
     }
 
     const contract = plainToInstance(contractClass, plain);
+    refuseUndeclaredKeys(contractName, plain, contract);
     this.validate(contractName, contract);
     return contract;
   }
@@ -171,6 +172,26 @@ export class TaskRegistry {
     if (errors.length > 0) {
       throw new ContractInvalidError(contractName, errors.flatMap(describeProblem));
     }
+  }
+}
+
+/**
+ * refuseUndeclaredKeys rejects JSON keys that the class does not map back
+ * to. Validation sees only the instance, where an undeclared "vendorId"
+ * beside the declared "VendorId" would silently win.
+ */
+function refuseUndeclaredKeys(
+  contractName: string,
+  plain: object,
+  contract: IContract,
+): void {
+  const declared = new Set(Object.keys(instanceToPlain(contract)));
+  const undeclared = Object.keys(plain).filter((key) => !declared.has(key));
+  if (undeclared.length > 0) {
+    throw new ContractInvalidError(
+      contractName,
+      undeclared.map((key) => `property ${key} should not exist`),
+    );
   }
 }
 

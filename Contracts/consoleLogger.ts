@@ -28,7 +28,7 @@ export interface ConsoleLoggerOptions {
  */
 export function parseLogLevel(text: string | undefined): LogLevel {
   if (text === undefined || text === "") return "info";
-  if (text in LEVELS) return text as LogLevel;
+  if (Object.hasOwn(LEVELS, text)) return text as LogLevel;
   throw new RangeError(
     `Cannot read LOG_LEVEL: expected one of ${Object.keys(LEVELS).join(", ")}, got "${text}"`,
   );

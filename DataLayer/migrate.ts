@@ -23,9 +23,12 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
 
 /** revertLastMigration undoes the newest applied migration, if any. */
 export async function revertLastMigration(dataSource: DataSource): Promise<void> {
-  await withMigrationLock(dataSource, () =>
-    dataSource.undoLastMigration({ transaction: "each" }),
-  );
+  await withMigrationLock(dataSource, async () => {
+    // Without a history there is nothing to undo, and TypeORM would try to
+    // create the history table in a schema that does not exist.
+    if (!(await historyExists(dataSource))) return;
+    await dataSource.undoLastMigration({ transaction: "each" });
+  });
 }
 
 /** listMigrations tells, for every known migration, whether it is applied. */
@@ -33,11 +36,7 @@ export async function listMigrations(
   dataSource: DataSource,
 ): Promise<MigrationState[]> {
   const applied = new Set<string>();
-  const historyExists = await dataSource.query(
-    "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
-    [TASK_SCHEMA, MIGRATIONS_TABLE],
-  );
-  if (historyExists.length > 0) {
+  if (await historyExists(dataSource)) {
     const rows: { name: string }[] = await dataSource.query(
       `SELECT name FROM "${TASK_SCHEMA}"."${MIGRATIONS_TABLE}"`,
     );
@@ -47,6 +46,14 @@ export async function listMigrations(
     .map((migration) => migration.name ?? migration.constructor.name)
     .sort((a, b) => timestampOf(a) - timestampOf(b))
     .map((name) => ({ name, applied: applied.has(name) }));
+}
+
+async function historyExists(dataSource: DataSource): Promise<boolean> {
+  const rows = await dataSource.query(
+    "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+    [TASK_SCHEMA, MIGRATIONS_TABLE],
+  );
+  return rows.length > 0;
 }
 
 // Any fixed number works; it only has to differ from the application's own.

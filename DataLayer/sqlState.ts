@@ -25,8 +25,14 @@ export const SqlState = {
  * QueryFailedError that keeps the code on `driverError`.
  */
 export function sqlStateOf(value: unknown): string | undefined {
-  const error = toError(value) as { code?: unknown; driverError?: unknown };
-  if (typeof error.code === "string" && /^[0-9A-Z]{5}$/.test(error.code)) {
+  const error = toError(value) as {
+    code?: unknown;
+    severity?: unknown;
+    driverError?: unknown;
+  };
+  // Node's own errors have codes too (EPIPE); only the server's carry a
+  // severity beside theirs.
+  if (typeof error.code === "string" && typeof error.severity === "string") {
     return error.code;
   }
   if (error.driverError !== undefined && error.driverError !== value) {

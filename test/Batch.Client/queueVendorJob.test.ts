@@ -1,0 +1,163 @@
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { expect } from "chai";
+import type { DataSource } from "typeorm";
+import {
+  buildVendorTasks,
+  queueVendorJob,
+  VendorTableMissingError,
+} from "../../Batch.Client/queueVendorJob";
+import { ContractInvalidError } from "../../Contracts/registryErrors";
+import { enqueueTasks } from "../../DataLayer/enqueue";
+import { migrate } from "../../DataLayer/migrate";
+import { taskRegistry } from "../../SimpleBatchRunner/tasks";
+import { allTasks, CHECKOUT, loadAdventureWorks, waitFor } from "../support/fixtures";
+import { createTestDatabase, TestDatabase } from "../support/testServer";
+
+describe("queueVendorJob", function () {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeEach(async function () {
+    database = await createTestDatabase();
+    dataSource = await database.connect();
+  });
+
+  afterEach(async function () {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  it("queues one pending task per vendor with the task, contract and JSON", async function () {
+    await loadAdventureWorks(dataSource);
+
+    const queued = await queueVendorJob(dataSource, taskRegistry);
+
+    const tasks = await allTasks(dataSource);
+    expect(queued).to.equal(104);
+    expect(tasks).to.have.length(104);
+    expect(tasks[0]).to.include({
+      id: "1",
+      className: "SummedSalesBatch",
+      contractName: "SummedSalesContract",
+      contractJson: '{"VendorId":1492}',
+      status: 0,
+      startedAt: null,
+      stoppedAt: null,
+    });
+    const vendorIds = tasks.map((task) => JSON.parse(task.contractJson).VendorId);
+    const expected = await dataSource.query(
+      "SELECT businessentityid AS id FROM purchasing.vendor ORDER BY 1",
+    );
+    expect(vendorIds).to.deep.equal(expected.map((row: { id: number }) => row.id));
+  });
+
+  it("replaces earlier tasks and results and numbers the new ones from 1", async function () {
+    await loadAdventureWorks(dataSource);
+    await queueVendorJob(dataSource, taskRegistry);
+    await dataSource.query("UPDATE blog.batchjob SET status = 1");
+    await dataSource.query(
+      "INSERT INTO blog.summedsalesresult VALUES (1, 1492, 1, 1, 'old', now())",
+    );
+
+    await queueVendorJob(dataSource, taskRegistry);
+
+    const tasks = await allTasks(dataSource);
+    expect(tasks).to.have.length(104);
+    expect(tasks.every((task) => task.status === 0)).to.equal(true);
+    expect(tasks[0].id).to.equal("1");
+    const results = await dataSource.query("SELECT count(*)::int AS n FROM blog.summedsalesresult");
+    expect(results[0].n).to.equal(0);
+  });
+
+  it("refuses a database without purchasing.vendor and leaves the queue alone", async function () {
+    await migrate(dataSource);
+    await enqueueTasks(dataSource.manager, buildVendorTasks(taskRegistry, [7]));
+
+    const error = await queueVendorJob(dataSource, taskRegistry).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(error).to.be.instanceOf(VendorTableMissingError);
+    expect((error as Error).message).to.contain("purchasing.vendor does not exist");
+    expect(await allTasks(dataSource)).to.have.length(1);
+  });
+
+  it("refuses to build a task for an invalid vendor id", function () {
+    expect(() => buildVendorTasks(taskRegistry, [1492, 0])).to.throw(
+      ContractInvalidError,
+      /VendorId|vendorId/,
+    );
+  });
+
+  it("queues in one statement, not one per row", async function () {
+    await migrate(dataSource);
+    const queries: string[] = [];
+    const manager = dataSource.manager;
+    const original = manager.query.bind(manager);
+    manager.query = ((sql: string, parameters?: unknown[]) => {
+      queries.push(sql);
+      return original(sql, parameters);
+    }) as typeof manager.query;
+
+    const count = await enqueueTasks(manager, buildVendorTasks(taskRegistry, range(1, 5000)));
+
+    expect(count).to.equal(5000);
+    expect(queries).to.have.length(1);
+  });
+});
+
+describe("client command", function () {
+  this.timeout(60_000);
+  let database: TestDatabase;
+
+  beforeEach(async function () {
+    database = await createTestDatabase();
+  });
+
+  afterEach(async function () {
+    await database?.drop();
+  });
+
+  it("queues, follows the run with --wait and prints the report", async function () {
+    const client = start(
+      [path.join(CHECKOUT, "dist/Batch.Client/main.js"), "--with-sample", "--wait"],
+      database.env,
+    );
+    // The runner starts once the client has migrated and queued.
+    await waitFor("the client to queue", () => client.stdout().includes("Queued"), 30_000);
+    const runner = start(
+      [path.join(CHECKOUT, "dist/SimpleBatchRunner/main.js"), "--until-empty", "--batch-size", "10", "--id", "only-runner"],
+      { ...database.env, LOG_LEVEL: "warn" },
+    );
+
+    const [clientCode, runnerCode] = await Promise.all([client.exit, runner.exit]);
+
+    const stdout = client.stdout();
+    expect(clientCode, client.stderr()).to.equal(0);
+    expect(runnerCode, runner.stderr()).to.equal(0);
+    expect(stdout).to.contain("Queued 104 tasks.");
+    expect(stdout).to.match(/\[#{30}\] 104\/104 \(100%\)/);
+    expect(stdout).to.contain("Tasks: 104 queued, 104 done, 0 failed, 0 pending");
+    expect(stdout).to.contain("only-runner: 104");
+    expect(stdout.match(/^VendorId: \d+, Total: [\d.]+, Items \d+\./gm)).to.have.length(104);
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, index) => from + index);
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, args, { env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  return {
+    exit: new Promise<number | null>((resolve) => child.once("exit", resolve)),
+    stdout: () => stdout,
+    stderr: () => stderr,
+  };
+}

@@ -1,0 +1,332 @@
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { DataSource } from "typeorm";
+import {
+  listMigrations,
+  migrate,
+  revertLastMigration,
+} from "../../DataLayer/migrate";
+import { MIGRATIONS_TABLE, TASK_SCHEMA } from "../../ormconfig";
+import { createTestDatabase, TestDatabase } from "../support/testServer";
+
+const MIGRATION_COMMAND = path.resolve(
+  __dirname,
+  "..",
+  "..",
+  "dist",
+  "DataLayer",
+  "migrationCommand.js",
+);
+
+interface ColumnRow {
+  readonly column_name: string;
+  readonly data_type: string;
+  readonly is_nullable: string;
+}
+
+/** The tables of a schema, sorted. */
+async function tablesIn(
+  dataSource: DataSource,
+  schema: string,
+): Promise<string[]> {
+  const rows: { table_name: string }[] = await dataSource.query(
+    `SELECT table_name FROM information_schema.tables
+      WHERE table_schema = $1 ORDER BY table_name`,
+    [schema],
+  );
+  return rows.map((row) => row.table_name);
+}
+
+/** The names in the migration history, oldest first. */
+async function historyOf(dataSource: DataSource): Promise<string[]> {
+  const rows: { name: string }[] = await dataSource.query(
+    `SELECT name FROM "${TASK_SCHEMA}"."${MIGRATIONS_TABLE}" ORDER BY id`,
+  );
+  return rows.map((row) => row.name);
+}
+
+/** revertAll undoes every applied migration, one at a time. */
+async function revertAll(dataSource: DataSource): Promise<void> {
+  const count = (await listMigrations(dataSource)).filter((m) => m.applied)
+    .length;
+  for (let step = 0; step < count; step++) {
+    await revertLastMigration(dataSource);
+  }
+}
+
+function runMigrationCommand(
+  action: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MIGRATION_COMMAND, action], { env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("migrations", () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let everyMigration: string[];
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    dataSource = await db.connect();
+    everyMigration = (await listMigrations(dataSource)).map((m) => m.name);
+  });
+
+  afterEach(async () => {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await db.drop();
+  });
+
+  it("knows at least the task table and result table migrations", () => {
+    const names = everyMigration;
+
+    const kinds = names.map((name) => name.replace(/\d+$/, ""));
+
+    expect(kinds).to.include.members([
+      "CreateBatchJob",
+      "CreateSummedSalesResult",
+    ]);
+  });
+
+  it("creates blog.batchjob with the original's columns", async () => {
+    await migrate(dataSource);
+
+    const columns: ColumnRow[] = await dataSource.query(
+      `SELECT column_name, data_type, is_nullable
+         FROM information_schema.columns
+        WHERE table_schema = 'blog' AND table_name = 'batchjob'
+        ORDER BY ordinal_position`,
+    );
+
+    expect(columns).to.deep.equal([
+      { column_name: "id", data_type: "bigint", is_nullable: "NO" },
+      { column_name: "classname", data_type: "text", is_nullable: "NO" },
+      { column_name: "contractname", data_type: "text", is_nullable: "NO" },
+      { column_name: "contractjson", data_type: "text", is_nullable: "NO" },
+      { column_name: "status", data_type: "integer", is_nullable: "NO" },
+      {
+        column_name: "startedat",
+        data_type: "timestamp with time zone",
+        is_nullable: "YES",
+      },
+      {
+        column_name: "stoppedat",
+        data_type: "timestamp with time zone",
+        is_nullable: "YES",
+      },
+      { column_name: "runnerid", data_type: "text", is_nullable: "YES" },
+      { column_name: "lasterror", data_type: "text", is_nullable: "YES" },
+    ]);
+  });
+
+  it("makes batchjob.id an identity and status default to 0", async () => {
+    await migrate(dataSource);
+
+    const rows: {
+      column_name: string;
+      is_identity: string;
+      column_default: string | null;
+    }[] = await dataSource.query(
+      `SELECT column_name, is_identity, column_default
+         FROM information_schema.columns
+        WHERE table_schema = 'blog' AND table_name = 'batchjob'
+          AND column_name IN ('id', 'status')
+        ORDER BY column_name`,
+    );
+
+    expect(rows).to.deep.equal([
+      { column_name: "id", is_identity: "YES", column_default: null },
+      { column_name: "status", is_identity: "NO", column_default: "0" },
+    ]);
+  });
+
+  it("indexes batchjob.status as ix_batchjob_status", async () => {
+    await migrate(dataSource);
+
+    const rows: { indexdef: string }[] = await dataSource.query(
+      `SELECT indexdef FROM pg_indexes
+        WHERE schemaname = 'blog' AND tablename = 'batchjob'
+          AND indexname = 'ix_batchjob_status'`,
+    );
+
+    expect(rows).to.have.lengthOf(1);
+    expect(rows[0].indexdef).to.match(/\(status\)$/);
+  });
+
+  it("creates blog.summedsalesresult", async () => {
+    await migrate(dataSource);
+
+    const tables = await tablesIn(dataSource, "blog");
+
+    expect(tables).to.include("summedsalesresult");
+  });
+
+  it("keeps its history in blog._ef_migration_history, not public", async () => {
+    await migrate(dataSource);
+
+    const blogTables = await tablesIn(dataSource, "blog");
+    const publicTables = await tablesIn(dataSource, "public");
+
+    expect(blogTables).to.include("_ef_migration_history");
+    expect(publicTables).to.deep.equal([]);
+  });
+
+  it("records every migration in the history, oldest first", async () => {
+    const applied = await migrate(dataSource);
+
+    const history = await historyOf(dataSource);
+
+    expect(applied).to.deep.equal(everyMigration);
+    expect(history).to.deep.equal(everyMigration);
+  });
+
+  it("applies nothing when run a second time", async () => {
+    await migrate(dataSource);
+
+    const second = await migrate(dataSource);
+
+    expect(second).to.deep.equal([]);
+    expect(await historyOf(dataSource)).to.deep.equal(everyMigration);
+  });
+
+  it("reports every migration pending on an empty database", async () => {
+    const states = await listMigrations(dataSource);
+
+    expect(states.map((state) => state.applied)).to.deep.equal(
+      everyMigration.map(() => false),
+    );
+  });
+
+  it("reports applied and pending migrations after one revert", async () => {
+    await migrate(dataSource);
+    await revertLastMigration(dataSource);
+
+    const states = await listMigrations(dataSource);
+
+    const newest = everyMigration.length - 1;
+    expect(states).to.deep.equal(
+      everyMigration.map((name, index) => ({ name, applied: index < newest })),
+    );
+  });
+
+  it("drops every table when all migrations are reverted", async () => {
+    await migrate(dataSource);
+
+    await revertAll(dataSource);
+
+    const tables = await tablesIn(dataSource, "blog");
+    expect(tables).to.deep.equal([MIGRATIONS_TABLE]);
+    expect(await historyOf(dataSource)).to.deep.equal([]);
+  });
+
+  it("restores the tables when migrated again after reverting all", async () => {
+    await migrate(dataSource);
+    await revertAll(dataSource);
+
+    const applied = await migrate(dataSource);
+
+    expect(applied).to.deep.equal(everyMigration);
+    expect(await tablesIn(dataSource, "blog")).to.include.members([
+      "batchjob",
+      "summedsalesresult",
+    ]);
+  });
+
+  it("reverts nothing on a database that was never migrated", async () => {
+    await revertLastMigration(dataSource);
+
+    const states = await listMigrations(dataSource);
+
+    expect(states.every((state) => !state.applied)).to.equal(true);
+    expect(await tablesIn(dataSource, "public")).to.deep.equal([]);
+  });
+
+  it("leaves the purchasing schema and its rows alone", async () => {
+    await dataSource.query("CREATE SCHEMA purchasing");
+    await dataSource.query(
+      "CREATE TABLE purchasing.vendor (businessentityid integer, name text)",
+    );
+    await dataSource.query(
+      "INSERT INTO purchasing.vendor VALUES (1492, 'Australia Bike Retailer')",
+    );
+
+    await migrate(dataSource);
+    await revertAll(dataSource);
+
+    const rows = await dataSource.query(
+      "SELECT businessentityid, name FROM purchasing.vendor",
+    );
+    expect(rows).to.deep.equal([
+      { businessentityid: 1492, name: "Australia Bike Retailer" },
+    ]);
+  });
+
+  it("applies each migration once when two data sources migrate at once", async () => {
+    const other = await db.connect("batch-test-other");
+
+    const results = await Promise.all([
+      migrate(dataSource),
+      migrate(other),
+    ]).finally(() => other.destroy());
+
+    expect(results.flat().sort()).to.deep.equal([...everyMigration].sort());
+    expect(await historyOf(dataSource)).to.deep.equal(everyMigration);
+  });
+});
+
+describe("migration command", () => {
+  let db: TestDatabase;
+
+  before(() => {
+    if (!fs.existsSync(MIGRATION_COMMAND)) {
+      throw new Error(
+        `Cannot find ${MIGRATION_COMMAND}; run npm run build first`,
+      );
+    }
+  });
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it("applies the migrations with run and lists them with show", async () => {
+    const dataSource = await db.connect();
+    const names = (await listMigrations(dataSource)).map((m) => m.name);
+    await dataSource.destroy();
+
+    const run = await runMigrationCommand("run", db.env);
+    const show = await runMigrationCommand("show", db.env);
+
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.include(`database ${db.name}`);
+    expect(run.stdout).not.to.include(String(db.settings.password));
+    for (const name of names) expect(run.stdout).to.include(`Applied ${name}`);
+    expect(show.code, show.stderr).to.equal(0);
+    expect(show.stdout.trimEnd().split("\n").slice(1)).to.deep.equal(
+      names.map((name) => `[X] ${name}`),
+    );
+  });
+
+  it("says so when run finds no pending migration", async () => {
+    await runMigrationCommand("run", db.env);
+
+    const second = await runMigrationCommand("run", db.env);
+
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.include("No pending migrations.");
+  });
+});

@@ -1,0 +1,266 @@
+import { expect } from "chai";
+import type { DataSource, EntityManager } from "typeorm";
+import { IsString } from "class-validator";
+import { Expose } from "class-transformer";
+import { verifyVendorJob } from "../../Batch.Client/verifyVendorJob";
+import { buildVendorTasks } from "../../Batch.Client/queueVendorJob";
+import type { ITaskfy, TaskContext } from "../../Contracts/ITaskfy";
+import { silentLogger } from "../../Contracts/Logger";
+import { TaskRegistry } from "../../Contracts/TaskRegistry";
+import { claimPendingTasks } from "../../DataLayer/claim";
+import { BatchJob } from "../../DataLayer/entities/BatchJob";
+import { migrate } from "../../DataLayer/migrate";
+import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
+import { TaskStatus } from "../../DataLayer/TaskStatus";
+import { BatchRunner } from "../../SimpleBatchRunner/BatchRunner";
+import { validateRunnerOptions, RunnerOptions } from "../../SimpleBatchRunner/RunnerOptions";
+import { taskRegistry } from "../../SimpleBatchRunner/tasks";
+import { createTestDatabase, TestDatabase } from "../support/testServer";
+import { allTasks, loadAdventureWorks, pendingCount, queue, waitFor } from "../support/fixtures";
+
+class NoteContract {
+  @Expose({ name: "Note" })
+  @IsString()
+  note!: string;
+}
+
+/** Writes its note to test_output; throws when the note says "throw". */
+class NoteTask implements ITaskfy<NoteContract> {
+  async execute(contract: NoteContract, context: TaskContext): Promise<void> {
+    await context.manager.query(
+      "INSERT INTO test_output (taskid, note) VALUES ($1, $2)",
+      [context.taskId, contract.note],
+    );
+    if (contract.note === "throw") throw new Error("Note task was told to throw");
+    context.print(`note ${contract.note}`);
+  }
+}
+
+function noteRegistry(): TaskRegistry {
+  const registry = new TaskRegistry();
+  registry.registerContract("NoteContract", NoteContract);
+  registry.registerTask("NoteTask", NoteTask, NoteContract);
+  return registry;
+}
+
+function note(text: string) {
+  return {
+    className: "NoteTask",
+    contractName: "NoteContract",
+    contractJson: JSON.stringify({ Note: text }),
+  };
+}
+
+describe("BatchRunner", function () {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let printed: string[];
+
+  beforeEach(async function () {
+    database = await createTestDatabase();
+    dataSource = await database.connect();
+    await migrate(dataSource);
+    await dataSource.query("CREATE TABLE test_output (taskid bigint PRIMARY KEY, note text)");
+    printed = [];
+  });
+
+  afterEach(async function () {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  function makeRunner(
+    options: Partial<RunnerOptions> = {},
+    extra: { registry?: TaskRegistry; claim?: (m: EntityManager, n: number) => Promise<BatchJob[]> } = {},
+  ): BatchRunner {
+    return new BatchRunner(
+      {
+        dataSource,
+        registry: extra.registry ?? noteRegistry(),
+        log: silentLogger,
+        print: (line) => printed.push(line),
+        claim: extra.claim,
+      },
+      validateRunnerOptions({ runnerId: "test-runner", untilEmpty: true, ...options }),
+    );
+  }
+
+  it("drains the queue and records start, stop, runner and status", async function () {
+    await queue(dataSource, [note("a"), note("b"), note("c")]);
+
+    const stats = await makeRunner().start();
+
+    const tasks = await allTasks(dataSource);
+    expect(tasks.map((task) => task.status)).to.deep.equal([1, 1, 1]);
+    for (const task of tasks) {
+      expect(task.runnerId).to.equal("test-runner");
+      expect(task.startedAt).to.be.instanceOf(Date);
+      expect(task.stoppedAt!.getTime()).to.be.at.least(task.startedAt!.getTime());
+    }
+    expect(printed).to.deep.equal(["note a", "note b", "note c"]);
+    expect(stats.tasksDone).to.equal(3);
+  });
+
+  it("claims up to the batch size per round", async function () {
+    await queue(dataSource, ["1", "2", "3", "4", "5"].map(note));
+
+    const stats = await makeRunner({ batchSize: 2 }).start();
+
+    // Three rounds with tasks (2 + 2 + 1) and one that finds none.
+    expect(stats.rounds).to.equal(4);
+    expect(stats.tasksDone).to.equal(5);
+  });
+
+  it("computes every vendor's result to match one SQL aggregate", async function () {
+    this.timeout(60_000);
+    await loadAdventureWorks(dataSource);
+    const vendorIds = (await dataSource.query(
+      "SELECT businessentityid AS id FROM purchasing.vendor ORDER BY 1",
+    )).map((row: { id: number }) => row.id);
+    await queue(dataSource, buildVendorTasks(taskRegistry, vendorIds));
+
+    await makeRunner({ batchSize: 10 }, { registry: taskRegistry }).start();
+
+    const check = await verifyVendorJob(dataSource);
+    expect(check.problems).to.deep.equal([]);
+    expect(check.vendors).to.equal(104);
+    expect(printed).to.include("VendorId: 1492, Total: 22678.7715, Items 176.");
+    expect(printed).to.have.length(104);
+  });
+
+  it("fails tasks with bad input and goes on with the others", async function () {
+    await queue(dataSource, [
+      note("first"),
+      { className: "NoSuchTask", contractName: "NoteContract", contractJson: "{}" },
+      { className: "NoteTask", contractName: "NoteContract", contractJson: "{not json" },
+      { className: "NoteTask", contractName: "NoteContract", contractJson: '{"Note":12}' },
+      { className: "NoteTask", contractName: "OtherContract", contractJson: '{"Note":"x"}' },
+      note("last"),
+    ]);
+
+    const stats = await makeRunner().start();
+
+    const tasks = await allTasks(dataSource);
+    expect(tasks.map((task) => task.status)).to.deep.equal([1, 2, 2, 2, 2, 1]);
+    expect(tasks[1].lastError).to.match(/^TaskNotRegisteredError: .*"NoSuchTask" is not registered/);
+    expect(tasks[2].lastError).to.match(/^ContractParseError: .*does not parse/);
+    expect(tasks[3].lastError).to.match(/^ContractInvalidError: .*note must be a string/);
+    expect(tasks[4].lastError).to.match(/^ContractMismatchError: /);
+    expect(stats).to.include({ tasksDone: 2, tasksFailed: 4 });
+  });
+
+  it("undoes only the failing task's writes within a round", async function () {
+    await queue(dataSource, [note("kept"), note("throw"), note("also kept")]);
+
+    await makeRunner({ batchSize: 3 }).start();
+
+    const notes = await dataSource.query("SELECT note FROM test_output ORDER BY taskid");
+    expect(notes.map((row: { note: string }) => row.note)).to.deep.equal(["kept", "also kept"]);
+    const tasks = await allTasks(dataSource);
+    expect(tasks.map((task) => task.status)).to.deep.equal([1, 2, 1]);
+    expect(tasks[1].lastError).to.contain("Note task was told to throw");
+    expect(printed).to.deep.equal(["note kept", "note also kept"]);
+  });
+
+  it("skips tasks that another transaction holds", async function () {
+    await queue(dataSource, [note("held"), note("free")]);
+    const holder = dataSource.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query("SELECT id FROM blog.batchjob WHERE id = 1 FOR UPDATE");
+
+    try {
+      await makeRunner().start();
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+
+    const tasks = await allTasks(dataSource);
+    expect(tasks.map((task) => task.status)).to.deep.equal([0, 1]);
+  });
+
+  it("retries a round that REPEATABLE READ refuses and runs the task once", async function () {
+    await queue(dataSource, [note("contended")]);
+    let provoked = false;
+    // Take the round's snapshot, then let another transaction change the
+    // row and commit before the claim locks it: PostgreSQL must refuse the
+    // lock with 40001, exactly as when two runners race.
+    const racingClaim = async (manager: EntityManager, limit: number) => {
+      if (!provoked) {
+        provoked = true;
+        await manager.query("SELECT 1 FROM blog.batchjob LIMIT 1");
+        await dataSource.query("UPDATE blog.batchjob SET contractjson = contractjson");
+      }
+      return claimPendingTasks(manager, limit);
+    };
+
+    const stats = await makeRunner({}, { claim: racingClaim }).start();
+
+    expect(stats.serializationRetries).to.equal(1);
+    expect(stats.roundErrors).to.equal(0);
+    expect(stats.tasksDone).to.equal(1);
+    const outputs = await dataSource.query("SELECT count(*)::int AS n FROM test_output");
+    expect(outputs[0].n).to.equal(1);
+    expect(printed).to.deep.equal(["note contended"]);
+  });
+
+  it("raises 40001 when a claimed row changed after the snapshot", async function () {
+    await queue(dataSource, [note("contended")]);
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction("REPEATABLE READ");
+    await runner.query("SELECT 1");
+    await dataSource.query("UPDATE blog.batchjob SET contractjson = contractjson");
+
+    const claimed = claimPendingTasks(runner.manager, 1);
+
+    const error = await claimed.then(() => undefined, (e: unknown) => e);
+    await runner.rollbackTransaction();
+    await runner.release();
+    expect(sqlStateOf(error)).to.equal(SqlState.SerializationFailure);
+  });
+
+  it("waits for new tasks when not told to stop at an empty queue", async function () {
+    const runner = makeRunner({ untilEmpty: false, pollIntervalMs: 20 });
+    const finished = runner.start();
+
+    await queue(dataSource, [note("late")]);
+    await waitFor("the late task to be done", async () => (await pendingCount(dataSource)) === 0);
+    const stats = await runner.stop();
+
+    await finished;
+    expect(stats.tasksDone).to.equal(1);
+  });
+
+  it("stops safely when stop is called twice, concurrently or before start", async function () {
+    const idle = makeRunner({ untilEmpty: false, pollIntervalMs: 20 });
+    await idle.stop();
+    const running = makeRunner({ untilEmpty: false, pollIntervalMs: 20 });
+    running.start();
+
+    const [first, second] = await Promise.all([running.stop(), running.stop()]);
+
+    expect(first).to.deep.equal(second);
+    expect(() => running.start()).to.throw(TypeError);
+  });
+
+  it("records nothing for a round whose commit never happens", async function () {
+    await queue(dataSource, [note("lost")]);
+    let rounds = 0;
+    const failingOnce = async (manager: EntityManager, limit: number) => {
+      const jobs = await claimPendingTasks(manager, limit);
+      rounds += 1;
+      // Break the round after the claim: a machinery failure, not the task's.
+      if (rounds === 1) await manager.query("SELECT * FROM no_such_table");
+      return jobs;
+    };
+
+    const stats = await makeRunner({}, { claim: failingOnce }).start();
+
+    expect(stats.roundErrors).to.equal(1);
+    expect(stats.tasksDone).to.equal(1);
+    const tasks = await allTasks(dataSource);
+    expect(tasks[0].status).to.equal(TaskStatus.Done);
+  });
+});
