@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DataSource } from "typeorm";
 import { BatchJob } from "./DataLayer/entities/BatchJob";
+import { BatchJobAttempt } from "./DataLayer/entities/BatchJobAttempt";
 import { PurchaseOrderDetail } from "./DataLayer/entities/PurchaseOrderDetail";
 import { PurchaseOrderHeader } from "./DataLayer/entities/PurchaseOrderHeader";
 import { SummedSalesResult } from "./DataLayer/entities/SummedSalesResult";
@@ -115,6 +116,7 @@ export function createDataSource(
     schema: TASK_SCHEMA,
     entities: [
       BatchJob,
+      BatchJobAttempt,
       SummedSalesResult,
       Vendor,
       PurchaseOrderHeader,

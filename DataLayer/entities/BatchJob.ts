@@ -42,4 +42,16 @@ export class BatchJob {
   /** Why the task failed: the error's name, message and a bounded stack. */
   @Column({ name: "lasterror", type: "text", nullable: true })
   lastError!: string | null;
+
+  /** Attempts allowed before the task is failed for good. */
+  @Column({ name: "maxattempts", type: "integer", default: 5 })
+  maxAttempts!: number;
+
+  /** A retried task waits until then; null means at once. */
+  @Column({ name: "notbefore", type: "timestamptz", nullable: true })
+  notBefore!: Date | null;
+
+  /** This task's time limit in milliseconds; null takes the runner's. */
+  @Column({ name: "timeoutms", type: "integer", nullable: true })
+  timeoutMs!: number | null;
 }
