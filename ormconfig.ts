@@ -92,6 +92,11 @@ export interface ConnectionOptions {
   readonly poolSize?: number;
   /** Seconds to wait for a connection; default 10. */
   readonly connectTimeoutSeconds?: number;
+  /**
+   * Milliseconds a transaction may sit idle before the server ends its
+   * session, releasing its locks; default: the server's setting.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -137,6 +142,9 @@ export function createDataSource(
       // waiting on the socket forever.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
+      ...(options.idleInTransactionTimeoutMs !== undefined && {
+        options: `-c idle_in_transaction_session_timeout=${Math.trunc(options.idleInTransactionTimeoutMs)}`,
+      }),
     },
   });
 }

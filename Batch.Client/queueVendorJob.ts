@@ -4,6 +4,7 @@ import { SummedSalesContract } from "../Contracts/SummedSalesContract";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import { enqueueTasks, NewTask } from "../DataLayer/enqueue";
 import { BatchJob } from "../DataLayer/entities/BatchJob";
+import { BatchJobAttempt } from "../DataLayer/entities/BatchJobAttempt";
 import { SummedSalesResult } from "../DataLayer/entities/SummedSalesResult";
 import { Vendor } from "../DataLayer/entities/Vendor";
 import { tableOf } from "../DataLayer/identifiers";
@@ -42,7 +43,7 @@ export function buildVendorTasks(
 }
 
 /**
- * queueVendorJob replaces whatever the task table held with one pending
+ * queueVendorJob replaces whatever the task tables held with one pending
  * task per vendor, and returns how many it queued. Truncation and inserts
  * share one transaction: runners see the old queue or the whole new one.
  *
@@ -55,9 +56,10 @@ export async function queueVendorJob(
   return dataSource.transaction(async (manager) => {
     const vendorIds = await readVendorIds(manager);
     const tasks = buildVendorTasks(registry, vendorIds);
-    await manager.query(
-      `TRUNCATE ${tableOf(manager, BatchJob)}, ${tableOf(manager, SummedSalesResult)} RESTART IDENTITY`,
-    );
+    const tables = [BatchJob, BatchJobAttempt, SummedSalesResult]
+      .map((entity) => tableOf(manager, entity))
+      .join(", ");
+    await manager.query(`TRUNCATE ${tables} RESTART IDENTITY`);
     return enqueueTasks(manager, tasks);
   });
 }

@@ -1,21 +1,24 @@
-import { BatchError } from "./errors";
+import { NonRetryableError } from "./taskErrors";
+
+// Each of these describes input that no retry can fix, so each is a
+// NonRetryableError: the task fails at once.
 
 /** TaskNotRegisteredError: no task class is registered under this name. */
-export class TaskNotRegisteredError extends BatchError {
+export class TaskNotRegisteredError extends NonRetryableError {
   constructor(readonly className: string) {
     super(`Cannot run task: class name "${className}" is not registered`);
   }
 }
 
 /** ContractNotRegisteredError: no contract class has this name. */
-export class ContractNotRegisteredError extends BatchError {
+export class ContractNotRegisteredError extends NonRetryableError {
   constructor(readonly contractName: string) {
     super(`Cannot read contract: contract name "${contractName}" is not registered`);
   }
 }
 
 /** ContractMismatchError: the task takes another contract than the row's. */
-export class ContractMismatchError extends BatchError {
+export class ContractMismatchError extends NonRetryableError {
   constructor(
     readonly className: string,
     readonly contractName: string,
@@ -28,7 +31,7 @@ export class ContractMismatchError extends BatchError {
 }
 
 /** ContractParseError: the contract JSON is not a JSON object. */
-export class ContractParseError extends BatchError {
+export class ContractParseError extends NonRetryableError {
   constructor(
     readonly contractName: string,
     reason: string,
@@ -39,7 +42,7 @@ export class ContractParseError extends BatchError {
 }
 
 /** ContractInvalidError: class-validator rejected the contract. */
-export class ContractInvalidError extends BatchError {
+export class ContractInvalidError extends NonRetryableError {
   constructor(
     readonly contractName: string,
     readonly problems: readonly string[],

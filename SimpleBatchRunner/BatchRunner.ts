@@ -1,19 +1,25 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
+import { BatchError, describeError, toError } from "../Contracts/errors";
 import type { Logger } from "../Contracts/Logger";
-import { describeError, toError } from "../Contracts/errors";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
+import { countAttempts, refundAttempts } from "../DataLayer/attempts";
 import { claimPendingTasks } from "../DataLayer/claim";
-import { completeTasks, failTasks, TaskOutcome } from "../DataLayer/complete";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
+import { recordOutcomes, TaskOutcome } from "../DataLayer/recordOutcomes";
 import { isSerializationFailure } from "../DataLayer/sqlState";
+import { TaskStatus } from "../DataLayer/TaskStatus";
+import { retryDelayMs, shouldRetry } from "./retryPolicy";
 import type { RunnerOptions } from "./RunnerOptions";
+import { runTask, TaskResult } from "./runTask";
 
 /** RunnerStats count what a runner did since it started. */
 export interface RunnerStats {
   rounds: number;
   tasksDone: number;
   tasksFailed: number;
+  /** Tasks that threw and went back to wait for another attempt. */
+  tasksRetried: number;
   /** Rounds retried because REPEATABLE READ refused a claim (40001). */
   serializationRetries: number;
   /** Rounds lost to our own machinery: connection, claim lost, etc. */
@@ -32,8 +38,19 @@ export interface RunnerDependencies {
   readonly now?: () => Date;
 }
 
-interface TaskRun extends TaskOutcome {
-  readonly className: string;
+/** RoundGivenBackError: a round was rolled back on purpose, not by a fault. */
+class RoundGivenBackError extends BatchError {
+  constructor(
+    readonly reason: "shutdown" | "abandoned",
+    readonly taskIds: readonly string[],
+  ) {
+    super(`Round of tasks ${taskIds.join(", ")} given back: ${reason}`);
+  }
+}
+
+interface Ended {
+  readonly job: BatchJob;
+  readonly outcome: TaskOutcome;
   readonly lines: readonly string[];
 }
 
@@ -45,19 +62,22 @@ const RETRY_JITTER_MS = 10;
 /**
  * BatchRunner claims pending tasks and runs them, one REPEATABLE READ
  * transaction per round: claim up to `batchSize` rows with skip-locked row
- * locks, run each task, record start and stop times and the outcome, hold
- * for `holdMs`, commit. A round that PostgreSQL refuses with a serialization
- * failure is retried; it never counts as a task failure, and since nothing
- * of it committed, no task runs twice into its result.
+ * locks, count the attempt on a second connection, run each task, record
+ * how each ended, hold for `holdMs`, commit. A round that PostgreSQL
+ * refuses with a serialization failure is retried; it never counts as a
+ * task failure, and since nothing of it committed, no task runs twice into
+ * its result.
  */
 export class BatchRunner {
   private readonly stopping = new AbortController();
-  private readonly taskAbort = new AbortController();
+  private readonly shutdown = new AbortController();
+  private graceTimer: NodeJS.Timeout | undefined;
   private finished: Promise<RunnerStats> | undefined;
   private readonly counters: RunnerStats = {
     rounds: 0,
     tasksDone: 0,
     tasksFailed: 0,
+    tasksRetried: 0,
     serializationRetries: 0,
     roundErrors: 0,
   };
@@ -89,16 +109,27 @@ export class BatchRunner {
     if (this.finished !== undefined) {
       throw new TypeError("Cannot start runner: it was started already");
     }
-    this.finished = this.loop().then(() => this.stats);
+    this.finished = this.loop().then(() => {
+      clearTimeout(this.graceTimer);
+      return this.stats;
+    });
     return this.finished;
   }
 
   /**
-   * stop ends the loop after the round in hand and resolves when it has
-   * ended. Safe to call twice, before start(), and concurrently.
+   * stop claims no more tasks, lets those in hand finish within the
+   * shutdown grace, then aborts them, which gives them back to the queue
+   * without spending an attempt. It resolves when the loop has ended and is
+   * safe to call twice, before start(), and concurrently.
    */
   stop(): Promise<RunnerStats> {
-    this.stopping.abort();
+    if (!this.stopping.signal.aborted) {
+      this.stopping.abort();
+      this.graceTimer = setTimeout(
+        () => this.shutdown.abort(new Error("Runner is shutting down")),
+        this.options.shutdownGraceMs,
+      );
+    }
     this.finished ??= Promise.resolve(this.stats);
     return this.finished;
   }
@@ -117,6 +148,13 @@ export class BatchRunner {
           this.counters.serializationRetries += 1;
           this.log.debug("Claim collided with another runner, retrying");
           await this.pause(Math.random() * RETRY_JITTER_MS);
+          continue;
+        }
+        if (error instanceof RoundGivenBackError) {
+          this.log.info("Round given back to the queue", {
+            reason: error.reason,
+            taskIds: error.taskIds,
+          });
           continue;
         }
         failuresInARow += 1;
@@ -142,31 +180,34 @@ export class BatchRunner {
   /** runRound claims, runs and records one round; returns tasks claimed. */
   private async runRound(): Promise<number> {
     const queryRunner = this.deps.dataSource.createQueryRunner();
+    let jobs: BatchJob[] = [];
     try {
       await queryRunner.connect();
       await queryRunner.startTransaction("REPEATABLE READ");
-      const jobs = await this.claim(queryRunner.manager, this.options.batchSize);
+      jobs = await this.claim(queryRunner.manager, this.options.batchSize);
       this.counters.rounds += 1;
       if (jobs.length === 0) {
         await queryRunner.commitTransaction();
         return 0;
       }
 
-      const runs: TaskRun[] = [];
-      for (const job of jobs) runs.push(await this.runTask(queryRunner, job));
-      if (this.options.holdMs > 0) await sleep(this.options.holdMs);
-
-      const manager = queryRunner.manager;
-      const runnerId = this.options.runnerId;
-      await completeTasks(manager, runnerId, runs.filter((run) => !run.error));
-      await failTasks(manager, runnerId, runs.filter((run) => run.error));
+      const ended = await this.runJobs(queryRunner, jobs);
+      if (this.options.holdMs > 0) await this.pause(this.options.holdMs);
+      await recordOutcomes(
+        queryRunner.manager,
+        this.options.runnerId,
+        ended.map((entry) => entry.outcome),
+      );
       await queryRunner.commitTransaction();
 
-      this.report(runs);
+      this.report(ended);
       return jobs.length;
     } catch (error) {
       if (queryRunner.isTransactionActive) {
         await queryRunner.rollbackTransaction().catch(() => undefined);
+      }
+      if (error instanceof RoundGivenBackError && error.reason === "shutdown") {
+        await refundAttempts(this.deps.dataSource, error.taskIds);
       }
       throw error;
     } finally {
@@ -174,54 +215,99 @@ export class BatchRunner {
     }
   }
 
-  /**
-   * runTask runs one claimed task inside a savepoint, so that a task that
-   * throws loses only its own writes and the round goes on.
-   */
-  private async runTask(queryRunner: QueryRunner, job: BatchJob): Promise<TaskRun> {
-    const log = this.log.child({ taskId: job.id, taskClass: job.className });
-    const lines: string[] = [];
-    const startedAt = this.now();
-    const base = { id: job.id, className: job.className, startedAt, lines };
+  /** runJobs counts the attempt of each claimed job, then runs them. */
+  private async runJobs(queryRunner: QueryRunner, jobs: BatchJob[]): Promise<Ended[]> {
+    const ids = jobs.map((job) => job.id);
+    const attempts = await countAttempts(this.deps.dataSource, this.options.runnerId, ids);
+    const ended: Ended[] = [];
 
-    await queryRunner.query("SAVEPOINT task");
-    try {
-      const { task, contract } = this.deps.registry.resolve(
-        job.className,
-        job.contractName,
-        job.contractJson,
-      );
-      await task.execute(contract, {
-        taskId: job.id,
+    for (const job of jobs) {
+      const attempt = attempts.get(job.id) ?? 1;
+      const log = this.log.child({ taskId: job.id, taskClass: job.className, attempt });
+      if (attempt > job.maxAttempts) {
+        ended.push(this.giveUp(job, attempt));
+        continue;
+      }
+      const result = await runTask({
+        dataSource: this.deps.dataSource,
+        queryRunner,
+        job,
+        registry: this.deps.registry,
         runnerId: this.options.runnerId,
-        manager: queryRunner.manager,
-        signal: this.taskAbort.signal,
         log,
-        print: (line) => lines.push(line),
+        limitMs: job.timeoutMs ?? this.options.taskTimeoutMs,
+        shutdown: this.shutdown.signal,
+        now: this.now,
       });
-      await queryRunner.query("RELEASE SAVEPOINT task");
-      return { ...base, stoppedAt: this.now() };
-    } catch (thrown) {
-      // A refused snapshot is the round's problem, not the task's.
-      if (isSerializationFailure(thrown)) throw thrown;
-      await queryRunner.query("ROLLBACK TO SAVEPOINT task");
-      await queryRunner.query("RELEASE SAVEPOINT task");
-      return { ...base, stoppedAt: this.now(), error: failureText(thrown) };
+      if (result.kind === "cut-off") throw new RoundGivenBackError("shutdown", ids);
+      if (result.kind === "abandoned") {
+        log.warn("Task ignored its abort signal; rolling back its round");
+        throw new RoundGivenBackError("abandoned", ids);
+      }
+      ended.push(this.conclude(job, attempt, result));
     }
+    return ended;
+  }
+
+  /** conclude turns a task's result into its outcome: done, retry or failed. */
+  private conclude(
+    job: BatchJob,
+    attempt: number,
+    result: Extract<TaskResult, { kind: "done" | "threw" }>,
+  ): Ended {
+    const times = { id: job.id, startedAt: result.startedAt, stoppedAt: result.stoppedAt };
+    if (result.kind === "done") {
+      const outcome = { ...times, status: TaskStatus.Done, error: null, notBefore: null };
+      return { job, outcome, lines: result.lines };
+    }
+    const error = failureText(result.error);
+    if (shouldRetry(result.error, attempt, job.maxAttempts)) {
+      const delay = retryDelayMs(this.options, attempt);
+      const notBefore = new Date(result.stoppedAt.getTime() + delay);
+      return { job, outcome: { ...times, status: TaskStatus.Pending, error, notBefore }, lines: [] };
+    }
+    return { job, outcome: { ...times, status: TaskStatus.Failed, error, notBefore: null }, lines: [] };
+  }
+
+  /**
+   * giveUp fails a task claimed more often than it may be: each runner that
+   * took it stopped before recording an outcome, which is what a task that
+   * kills its runner looks like.
+   */
+  private giveUp(job: BatchJob, attempt: number): Ended {
+    const now = this.now();
+    const previous = job.lastError === null ? "" : `\nLast recorded error: ${job.lastError}`;
+    const error =
+      `AttemptsExhaustedError: Task ${job.id} was claimed ${attempt} times and may run ` +
+      `${job.maxAttempts}; the runners that held it stopped before recording an ` +
+      `outcome (killed, out of memory or crashed)${previous}`;
+    const outcome = {
+      id: job.id,
+      status: TaskStatus.Failed,
+      startedAt: now,
+      stoppedAt: now,
+      error: error.slice(0, MAX_ERROR_TEXT),
+      notBefore: null,
+    };
+    return { job, outcome, lines: [] };
   }
 
   /** report logs and prints a committed round; nothing before commit. */
-  private report(runs: readonly TaskRun[]): void {
-    for (const run of runs) {
-      const log = this.log.child({ taskId: run.id, taskClass: run.className });
-      const durationMs = run.stoppedAt.getTime() - run.startedAt.getTime();
-      if (run.error === undefined) {
+  private report(ended: readonly Ended[]): void {
+    for (const { job, outcome, lines } of ended) {
+      const log = this.log.child({ taskId: job.id, taskClass: job.className });
+      const durationMs = outcome.stoppedAt.getTime() - outcome.startedAt.getTime();
+      const error = outcome.error?.split("\n")[0];
+      if (outcome.status === TaskStatus.Done) {
         this.counters.tasksDone += 1;
-        for (const line of run.lines) this.deps.print(line);
+        for (const line of lines) this.deps.print(line);
         log.info("Task done", { durationMs });
+      } else if (outcome.status === TaskStatus.Pending) {
+        this.counters.tasksRetried += 1;
+        log.info("Task failed, will retry", { durationMs, error, notBefore: outcome.notBefore });
       } else {
         this.counters.tasksFailed += 1;
-        log.info("Task failed", { durationMs, error: firstLine(run.error) });
+        log.warn("Task failed for good", { durationMs, error });
       }
     }
   }
@@ -238,11 +324,6 @@ function failureText(thrown: unknown): string {
   const error = toError(thrown);
   const text = error.stack ?? `${error.name}: ${error.message}`;
   return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
-}
-
-function firstLine(text: string): string {
-  const end = text.indexOf("\n");
-  return end === -1 ? text : text.slice(0, end);
 }
 
 function backoff(failuresInARow: number): number {

@@ -12,20 +12,55 @@ export interface RunnerOptions {
   readonly untilEmpty: boolean;
   /** Milliseconds between polls of an empty queue; default 1,000. */
   readonly pollIntervalMs: number;
+  /** A task's time limit unless its row sets one; default 10 minutes. */
+  readonly taskTimeoutMs: number;
+  /** How long tasks in hand may finish after a stop; default 30 s. */
+  readonly shutdownGraceMs: number;
+  /**
+   * How long a round's transaction may sit idle before PostgreSQL ends its
+   * session and frees its tasks: the bound on a frozen runner. It must
+   * exceed `holdMs` and any pause a task makes between queries; default
+   * 60 s.
+   */
+  readonly stallTimeoutMs: number;
+  /** First retry delay of a failed task, doubling per attempt; default 1 s. */
+  readonly retryBaseMs: number;
+  /** Longest retry delay; default 5 minutes. */
+  readonly retryMaxMs: number;
 }
 
-const LIMITS = {
+type NumericOption = Exclude<keyof RunnerOptions, "runnerId" | "untilEmpty">;
+
+const HOUR = 3_600_000;
+
+const LIMITS: Readonly<Record<NumericOption, { min: number; max: number }>> = {
   batchSize: { min: 1, max: 10_000 },
-  holdMs: { min: 0, max: 3_600_000 },
-  pollIntervalMs: { min: 10, max: 3_600_000 },
-} as const;
+  holdMs: { min: 0, max: HOUR },
+  pollIntervalMs: { min: 10, max: HOUR },
+  taskTimeoutMs: { min: 10, max: 24 * HOUR },
+  shutdownGraceMs: { min: 0, max: HOUR },
+  stallTimeoutMs: { min: 1000, max: 24 * HOUR },
+  retryBaseMs: { min: 0, max: HOUR },
+  retryMaxMs: { min: 0, max: 24 * HOUR },
+};
+
+const DEFAULTS: Readonly<Record<NumericOption, number>> = {
+  batchSize: 1,
+  holdMs: 0,
+  pollIntervalMs: 1000,
+  taskTimeoutMs: 600_000,
+  shutdownGraceMs: 30_000,
+  stallTimeoutMs: 60_000,
+  retryBaseMs: 1000,
+  retryMaxMs: 300_000,
+};
 
 /**
  * validateRunnerOptions checks options once, at startup, and fills in the
  * defaults.
  *
- * @throws {RangeError} for a value out of range or not a whole number, or
- *   an empty runner id.
+ * @throws {RangeError} for a value out of range or not a whole number, an
+ *   empty runner id, or a stall timeout not above the hold.
  */
 export function validateRunnerOptions(
   options: Partial<RunnerOptions> = {},
@@ -34,16 +69,19 @@ export function validateRunnerOptions(
   if (runnerId.trim() === "") {
     throw new RangeError("Cannot start runner: id must not be empty");
   }
-  return {
-    runnerId,
-    batchSize: wholeNumber("batchSize", options.batchSize ?? 1),
-    holdMs: wholeNumber("holdMs", options.holdMs ?? 0),
-    untilEmpty: options.untilEmpty ?? false,
-    pollIntervalMs: wholeNumber("pollIntervalMs", options.pollIntervalMs ?? 1000),
-  };
+  const numbers = {} as Record<NumericOption, number>;
+  for (const name of Object.keys(LIMITS) as NumericOption[]) {
+    numbers[name] = wholeNumber(name, options[name] ?? DEFAULTS[name]);
+  }
+  if (numbers.stallTimeoutMs <= numbers.holdMs) {
+    throw new RangeError(
+      `Cannot start runner: stallTimeoutMs (${numbers.stallTimeoutMs}) must exceed holdMs (${numbers.holdMs}), or PostgreSQL would end every held round`,
+    );
+  }
+  return { runnerId, untilEmpty: options.untilEmpty ?? false, ...numbers };
 }
 
-function wholeNumber(name: keyof typeof LIMITS, value: number): number {
+function wholeNumber(name: NumericOption, value: number): number {
   const { min, max } = LIMITS[name];
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(

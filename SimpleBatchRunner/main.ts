@@ -1,9 +1,12 @@
 import "reflect-metadata";
+import * as path from "node:path";
 import {
   numberOption,
   parseCommandLine,
   runCommand,
+  UsageError,
 } from "../Contracts/commandLine";
+import { describeError } from "../Contracts/errors";
 import { createConsoleLogger, parseLogLevel } from "../Contracts/consoleLogger";
 import { connect, requireTaskTable } from "../DataLayer/connect";
 import { readDatabaseSettings } from "../ormconfig";
@@ -16,12 +19,22 @@ const USAGE = `Usage: npm run runner -- [options]
 Claims pending tasks from blog.batchjob and runs them.
 
 Options:
-  --batch-size N     tasks claimed per round (default 1)
-  --hold-ms N        pause before each commit, to watch progress (default 0)
-  --until-empty      exit when a round finds no pending task
-  --poll-ms N        wait between polls of an empty queue (default 1000)
-  --id NAME          runner name in logs and reports (default host-pid)
-  --help             show this text
+  --batch-size N          tasks claimed per round (default 1)
+  --hold-ms N             pause before each commit, to watch progress
+                          (default 0)
+  --until-empty           exit when a round finds no pending task
+  --poll-ms N             wait between polls of an empty queue (default 1000)
+  --id NAME               runner name in logs and reports (default host-pid)
+  --task-timeout-ms N     a task's time limit unless its row sets timeoutms
+                          (default 600000)
+  --shutdown-grace-ms N   time tasks in hand get to finish after SIGTERM
+                          (default 30000)
+  --stall-timeout-ms N    idle time after which PostgreSQL ends a stalled
+                          round and frees its tasks (default 60000)
+  --retry-base-ms N       first retry delay, doubling per attempt (default 1000)
+  --retry-max-ms N        longest retry delay (default 300000)
+  --tasks PATH            also load the task modules at PATH (repeatable)
+  --help                  show this text
 
 The database comes from DATABASE_URL or DB_ADDRESS, DB_PORT, DB_USER,
 DB_PASSWORD (or DB_PASSWORD_FILE) and DB_NAME. LOG_LEVEL sets the log level.`;
@@ -33,6 +46,12 @@ async function main(): Promise<number> {
     "until-empty": { type: "boolean" },
     "poll-ms": { type: "string" },
     id: { type: "string" },
+    "task-timeout-ms": { type: "string" },
+    "shutdown-grace-ms": { type: "string" },
+    "stall-timeout-ms": { type: "string" },
+    "retry-base-ms": { type: "string" },
+    "retry-max-ms": { type: "string" },
+    tasks: { type: "string", multiple: true },
     help: { type: "boolean" },
   });
   if (args.help) {
@@ -43,15 +62,23 @@ async function main(): Promise<number> {
     batchSize: numberOption("batch-size", args["batch-size"]),
     holdMs: numberOption("hold-ms", args["hold-ms"]),
     pollIntervalMs: numberOption("poll-ms", args["poll-ms"]),
+    taskTimeoutMs: numberOption("task-timeout-ms", args["task-timeout-ms"]),
+    shutdownGraceMs: numberOption("shutdown-grace-ms", args["shutdown-grace-ms"]),
+    stallTimeoutMs: numberOption("stall-timeout-ms", args["stall-timeout-ms"]),
+    retryBaseMs: numberOption("retry-base-ms", args["retry-base-ms"]),
+    retryMaxMs: numberOption("retry-max-ms", args["retry-max-ms"]),
     untilEmpty: args["until-empty"],
     runnerId: args.id,
   });
+  loadTaskModules(args.tasks ?? []);
   const log = createConsoleLogger({ level: parseLogLevel(process.env.LOG_LEVEL) });
   const settings = readDatabaseSettings();
 
   const dataSource = await connect(settings, {
     applicationName: `batch-runner:${options.runnerId}`.slice(0, 63),
+    // One connection for the round, one for attempts and cancels.
     poolSize: 2,
+    idleInTransactionTimeoutMs: options.stallTimeoutMs,
   });
   try {
     await requireTaskTable(dataSource, settings);
@@ -73,8 +100,26 @@ async function main(): Promise<number> {
 }
 
 /**
- * The first SIGTERM or SIGINT lets the round in hand commit, then exits 0;
- * a second one exits at once, and the database rolls the round back.
+ * loadTaskModules imports modules named on the command line, whose task
+ * decorators add them to the registry. Names read from the database are
+ * never imported: they are only looked up in the registry.
+ */
+function loadTaskModules(paths: readonly string[]): void {
+  for (const modulePath of paths) {
+    const resolved = path.resolve(modulePath);
+    try {
+      require(resolved);
+    } catch (error) {
+      throw new UsageError(`Cannot load task module ${resolved}: ${describeError(error)}`);
+    }
+  }
+}
+
+/**
+ * The first SIGTERM or SIGINT stops claiming and lets the tasks in hand
+ * finish within the grace period (then aborts them, giving them back), and
+ * the runner exits 0; a second one exits at once, and the database rolls
+ * the round back.
  */
 function stopOnSignals(runner: BatchRunner, log: ReturnType<typeof createConsoleLogger>) {
   let signalled = false;
@@ -84,7 +129,7 @@ function stopOnSignals(runner: BatchRunner, log: ReturnType<typeof createConsole
       process.exit(130);
     }
     signalled = true;
-    log.info("Stopping after the round in hand", { signal });
+    log.info("Stopping: no more claims, finishing the tasks in hand", { signal });
     void runner.stop();
   };
   process.on("SIGTERM", onSignal);

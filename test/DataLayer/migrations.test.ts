@@ -95,10 +95,11 @@ describe("migrations", () => {
     expect(kinds).to.include.members([
       "CreateBatchJob",
       "CreateSummedSalesResult",
+      "AddTaskRetries",
     ]);
   });
 
-  it("creates blog.batchjob with the original's columns", async () => {
+  it("creates blog.batchjob with the original's columns and the retry ones", async () => {
     await migrate(dataSource);
 
     const columns: ColumnRow[] = await dataSource.query(
@@ -126,6 +127,13 @@ describe("migrations", () => {
       },
       { column_name: "runnerid", data_type: "text", is_nullable: "YES" },
       { column_name: "lasterror", data_type: "text", is_nullable: "YES" },
+      { column_name: "maxattempts", data_type: "integer", is_nullable: "NO" },
+      {
+        column_name: "notbefore",
+        data_type: "timestamp with time zone",
+        is_nullable: "YES",
+      },
+      { column_name: "timeoutms", data_type: "integer", is_nullable: "YES" },
     ]);
   });
 

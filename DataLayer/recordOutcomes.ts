@@ -1,0 +1,64 @@
+import type { EntityManager } from "typeorm";
+import { ClaimLostError } from "./ClaimLostError";
+import { BatchJob } from "./entities/BatchJob";
+import { columnOf, tableOf } from "./identifiers";
+import { TaskStatus } from "./TaskStatus";
+
+/**
+ * TaskOutcome is how one held task ended this round: done, failed for
+ * good, or back to pending to be retried after `notBefore`.
+ */
+export interface TaskOutcome {
+  readonly id: string;
+  readonly status: TaskStatus;
+  readonly startedAt: Date;
+  readonly stoppedAt: Date;
+  /** Why it failed: kept in `lasterror`; null for a task done. */
+  readonly error: string | null;
+  /** When a retried task becomes due again; null otherwise. */
+  readonly notBefore: Date | null;
+}
+
+/**
+ * recordOutcomes writes the outcomes of a round's held tasks in one
+ * statement. Only rows still pending are written.
+ *
+ * @throws {ClaimLostError} when a row is no longer pending, which means the
+ *   claim was lost: an error of the runner, not of the task.
+ */
+export async function recordOutcomes(
+  manager: EntityManager,
+  runnerId: string,
+  outcomes: readonly TaskOutcome[],
+): Promise<void> {
+  if (outcomes.length === 0) return;
+  const column = (property: keyof BatchJob & string) =>
+    columnOf(manager, BatchJob, property);
+
+  const sql =
+    `UPDATE ${tableOf(manager, BatchJob)} AS job SET ` +
+    `${column("status")} = outcome.status, ` +
+    `${column("runnerId")} = $1, ` +
+    `${column("startedAt")} = outcome.startedat, ` +
+    `${column("stoppedAt")} = outcome.stoppedat, ` +
+    `${column("lastError")} = outcome.lasterror, ` +
+    `${column("notBefore")} = outcome.notbefore ` +
+    "FROM unnest($2::bigint[], $3::int[], $4::timestamptz[], " +
+    "$5::timestamptz[], $6::text[], $7::timestamptz[]) " +
+    "AS outcome(id, status, startedat, stoppedat, lasterror, notbefore) " +
+    `WHERE job.${column("id")} = outcome.id AND job.${column("status")} = $8`;
+  const [, affected] = (await manager.query(sql, [
+    runnerId,
+    outcomes.map((outcome) => outcome.id),
+    outcomes.map((outcome) => outcome.status),
+    outcomes.map((outcome) => outcome.startedAt),
+    outcomes.map((outcome) => outcome.stoppedAt),
+    outcomes.map((outcome) => outcome.error),
+    outcomes.map((outcome) => outcome.notBefore),
+    TaskStatus.Pending,
+  ])) as [unknown, number];
+
+  if (affected !== outcomes.length) {
+    throw new ClaimLostError(outcomes.map((outcome) => outcome.id), affected);
+  }
+}

@@ -1,0 +1,151 @@
+import type { DataSource, QueryRunner } from "typeorm";
+import type { Logger } from "../Contracts/Logger";
+import { TaskTimeoutError } from "../Contracts/taskErrors";
+import type { TaskRegistry } from "../Contracts/TaskRegistry";
+import type { BatchJob } from "../DataLayer/entities/BatchJob";
+import { isSerializationFailure } from "../DataLayer/sqlState";
+
+/** How long a task may take to give up once it was told to stop. */
+export const ABANDON_AFTER_MS = 2000;
+
+/**
+ * TaskResult is how one run of a task ended:
+ * - done: it returned; its writes stand and its lines wait for the commit;
+ * - threw: it threw, or ran past its time limit; its writes were undone;
+ * - cut-off: the runner is shutting down and stopped it; the round must be
+ *   given back to the queue;
+ * - abandoned: it ignored being stopped; its connection cannot be trusted
+ *   and the round must be rolled back.
+ */
+export type TaskResult = (
+  | { readonly kind: "done"; readonly lines: readonly string[] }
+  | { readonly kind: "threw"; readonly error: unknown }
+  | { readonly kind: "cut-off" }
+  | { readonly kind: "abandoned" }
+) & { readonly startedAt: Date; readonly stoppedAt: Date };
+
+/** TaskRun is what runTask needs for one claimed task. */
+export interface TaskRun {
+  readonly dataSource: DataSource;
+  readonly queryRunner: QueryRunner;
+  readonly job: BatchJob;
+  readonly registry: TaskRegistry;
+  readonly runnerId: string;
+  readonly log: Logger;
+  readonly limitMs: number;
+  /** Aborted when the runner's shutdown grace has run out. */
+  readonly shutdown: AbortSignal;
+  readonly now: () => Date;
+}
+
+/**
+ * runTask runs one claimed task inside a savepoint, so that a task that
+ * throws loses only its own writes and the round goes on. Its time limit is
+ * kept twice: PostgreSQL cancels any statement that runs past it, and past
+ * the limit the runner aborts the task's signal and cancels its query.
+ *
+ * @throws a serialization failure, which is the round's to retry.
+ */
+export async function runTask(run: TaskRun): Promise<TaskResult> {
+  const { queryRunner, job } = run;
+  const startedAt = run.now();
+  const lines: string[] = [];
+  await queryRunner.query("SAVEPOINT task");
+  await queryRunner.query("SELECT set_config('statement_timeout', $1, true)", [
+    String(run.limitMs),
+  ]);
+
+  const stop = new AbortController();
+  const timer = setTimeout(
+    () => stop.abort(new TaskTimeoutError(job.id, run.limitMs)),
+    run.limitMs,
+  );
+  const onShutdown = () => stop.abort(run.shutdown.reason);
+  run.shutdown.addEventListener("abort", onShutdown);
+  const cancelQuery = () => void cancelBackend(run);
+  stop.signal.addEventListener("abort", cancelQuery);
+
+  const outcome = await settleWithin(execute(run, stop.signal, lines), stop.signal);
+  clearTimeout(timer);
+  run.shutdown.removeEventListener("abort", onShutdown);
+  stop.signal.removeEventListener("abort", cancelQuery);
+  const ended = { startedAt, stoppedAt: run.now() };
+
+  if (outcome.kind === "pending") return { kind: "abandoned", ...ended };
+  if (!("error" in outcome)) {
+    await queryRunner.query("RELEASE SAVEPOINT task");
+    return { kind: "done", lines, ...ended };
+  }
+  if (run.shutdown.aborted) return { kind: "cut-off", ...ended };
+  if (isSerializationFailure(outcome.error) && !stop.signal.aborted) {
+    throw outcome.error;
+  }
+  await queryRunner.query("ROLLBACK TO SAVEPOINT task");
+  await queryRunner.query("RELEASE SAVEPOINT task");
+  const error = stop.signal.aborted
+    ? new TaskTimeoutError(job.id, run.limitMs, { cause: outcome.error })
+    : outcome.error;
+  return { kind: "threw", error, ...ended };
+}
+
+async function execute(
+  run: TaskRun,
+  signal: AbortSignal,
+  lines: string[],
+): Promise<void> {
+  const { job } = run;
+  const { task, contract } = run.registry.resolve(
+    job.className,
+    job.contractName,
+    job.contractJson,
+  );
+  await task.execute(contract, {
+    taskId: job.id,
+    runnerId: run.runnerId,
+    manager: run.queryRunner.manager,
+    signal,
+    log: run.log,
+    print: (line) => lines.push(line),
+  });
+}
+
+type Settled = { kind: "settled" } | { kind: "settled"; error: unknown } | { kind: "pending" };
+
+/**
+ * settleWithin waits for a task; once `signal` aborts, it waits at most
+ * ABANDON_AFTER_MS more, so a task that ignores its signal cannot hold the
+ * runner, and its locks, forever.
+ */
+function settleWithin(task: Promise<void>, signal: AbortSignal): Promise<Settled> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = () => {
+      timer = setTimeout(() => resolve({ kind: "pending" }), ABANDON_AFTER_MS);
+    };
+    if (signal.aborted) giveUp();
+    else signal.addEventListener("abort", giveUp, { once: true });
+    task.then(
+      () => resolve({ kind: "settled" }),
+      (error: unknown) => resolve({ kind: "settled", error }),
+    ).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", giveUp);
+    });
+  });
+}
+
+/**
+ * cancelBackend asks PostgreSQL, over another connection, to cancel the
+ * statement the task's connection is running, so a stopped task's query
+ * ends now rather than at its statement timeout.
+ */
+async function cancelBackend(run: TaskRun): Promise<void> {
+  const connection = (run.queryRunner as { databaseConnection?: { processID?: number } })
+    .databaseConnection;
+  if (connection?.processID === undefined) return;
+  try {
+    await run.dataSource.query("SELECT pg_cancel_backend($1)", [connection.processID]);
+  } catch (error) {
+    run.log.warn("Cannot cancel the query of a stopped task", { error });
+  }
+}
