@@ -6,6 +6,7 @@ import { BatchJob } from "./DataLayer/entities/BatchJob";
 import { BatchJobAttempt } from "./DataLayer/entities/BatchJobAttempt";
 import { PurchaseOrderDetail } from "./DataLayer/entities/PurchaseOrderDetail";
 import { PurchaseOrderHeader } from "./DataLayer/entities/PurchaseOrderHeader";
+import { RunnerHeartbeat } from "./DataLayer/entities/RunnerHeartbeat";
 import { SummedSalesResult } from "./DataLayer/entities/SummedSalesResult";
 import { Vendor } from "./DataLayer/entities/Vendor";
 
@@ -122,6 +123,7 @@ export function createDataSource(
     entities: [
       BatchJob,
       BatchJobAttempt,
+      RunnerHeartbeat,
       SummedSalesResult,
       Vendor,
       PurchaseOrderHeader,
