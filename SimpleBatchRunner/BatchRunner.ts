@@ -1,3 +1,4 @@
+import * as os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 import { BatchError, describeError, toError } from "../Contracts/errors";
@@ -5,6 +6,7 @@ import type { Logger } from "../Contracts/Logger";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import { countAttempts, refundAttempts } from "../DataLayer/attempts";
 import { claimPendingTasks } from "../DataLayer/claim";
+import { writeHeartbeat } from "../DataLayer/heartbeat";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
 import { recordOutcomes, TaskOutcome } from "../DataLayer/recordOutcomes";
 import { isSerializationFailure } from "../DataLayer/sqlState";
@@ -72,6 +74,9 @@ export class BatchRunner {
   private readonly stopping = new AbortController();
   private readonly shutdown = new AbortController();
   private graceTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = new Date();
+  private tasksInHand = 0;
   private finished: Promise<RunnerStats> | undefined;
   private readonly counters: RunnerStats = {
     rounds: 0,
@@ -109,8 +114,15 @@ export class BatchRunner {
     if (this.finished !== undefined) {
       throw new TypeError("Cannot start runner: it was started already");
     }
-    this.finished = this.loop().then(() => {
+    void this.beat(false);
+    this.heartbeatTimer = setInterval(
+      () => void this.beat(false),
+      this.options.heartbeatIntervalMs,
+    );
+    this.finished = this.loop().then(async () => {
       clearTimeout(this.graceTimer);
+      clearInterval(this.heartbeatTimer);
+      await this.beat(true);
       return this.stats;
     });
     return this.finished;
@@ -191,6 +203,7 @@ export class BatchRunner {
         return 0;
       }
 
+      this.tasksInHand = jobs.length;
       const ended = await this.runJobs(queryRunner, jobs);
       if (this.options.holdMs > 0) await this.pause(this.options.holdMs);
       await recordOutcomes(
@@ -211,6 +224,7 @@ export class BatchRunner {
       }
       throw error;
     } finally {
+      this.tasksInHand = 0;
       await queryRunner.release().catch(() => undefined);
     }
   }
@@ -309,6 +323,29 @@ export class BatchRunner {
         this.counters.tasksFailed += 1;
         log.warn("Task failed for good", { durationMs, error });
       }
+    }
+  }
+
+  /**
+   * beat writes the runner's heartbeat on a pooled connection of its own,
+   * so a long task does not silence it. A failed beat is only logged: the
+   * tasks matter more than the record of them.
+   */
+  private async beat(stopped: boolean): Promise<void> {
+    try {
+      await writeHeartbeat(this.deps.dataSource, {
+        runnerId: this.options.runnerId,
+        host: os.hostname(),
+        pid: process.pid,
+        startedAt: this.startedAt,
+        tasksDone: this.counters.tasksDone,
+        tasksFailed: this.counters.tasksFailed,
+        tasksRetried: this.counters.tasksRetried,
+        tasksInHand: this.tasksInHand,
+        stopped,
+      });
+    } catch (error) {
+      this.log.warn("Cannot write the runner heartbeat", { error: describeError(error) });
     }
   }
 

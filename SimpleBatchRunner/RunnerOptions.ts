@@ -27,6 +27,8 @@ export interface RunnerOptions {
   readonly retryBaseMs: number;
   /** Longest retry delay; default 5 minutes. */
   readonly retryMaxMs: number;
+  /** Milliseconds between heartbeats in blog.runnerheartbeat; default 5 s. */
+  readonly heartbeatIntervalMs: number;
 }
 
 type NumericOption = Exclude<keyof RunnerOptions, "runnerId" | "untilEmpty">;
@@ -42,6 +44,7 @@ const LIMITS: Readonly<Record<NumericOption, { min: number; max: number }>> = {
   stallTimeoutMs: { min: 1000, max: 24 * HOUR },
   retryBaseMs: { min: 0, max: HOUR },
   retryMaxMs: { min: 0, max: 24 * HOUR },
+  heartbeatIntervalMs: { min: 100, max: HOUR },
 };
 
 const DEFAULTS: Readonly<Record<NumericOption, number>> = {
@@ -53,6 +56,7 @@ const DEFAULTS: Readonly<Record<NumericOption, number>> = {
   stallTimeoutMs: 60_000,
   retryBaseMs: 1000,
   retryMaxMs: 300_000,
+  heartbeatIntervalMs: 5000,
 };
 
 /**

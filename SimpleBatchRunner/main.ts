@@ -33,6 +33,7 @@ Options:
                           round and frees its tasks (default 60000)
   --retry-base-ms N       first retry delay, doubling per attempt (default 1000)
   --retry-max-ms N        longest retry delay (default 300000)
+  --heartbeat-ms N        interval of the runner's heartbeat (default 5000)
   --tasks PATH            also load the task modules at PATH (repeatable)
   --help                  show this text
 
@@ -51,6 +52,7 @@ async function main(): Promise<number> {
     "stall-timeout-ms": { type: "string" },
     "retry-base-ms": { type: "string" },
     "retry-max-ms": { type: "string" },
+    "heartbeat-ms": { type: "string" },
     tasks: { type: "string", multiple: true },
     help: { type: "boolean" },
   });
@@ -67,6 +69,7 @@ async function main(): Promise<number> {
     stallTimeoutMs: numberOption("stall-timeout-ms", args["stall-timeout-ms"]),
     retryBaseMs: numberOption("retry-base-ms", args["retry-base-ms"]),
     retryMaxMs: numberOption("retry-max-ms", args["retry-max-ms"]),
+    heartbeatIntervalMs: numberOption("heartbeat-ms", args["heartbeat-ms"]),
     untilEmpty: args["until-empty"],
     runnerId: args.id,
   });

@@ -245,6 +245,23 @@ describe("BatchRunner", function () {
     expect(() => running.start()).to.throw(TypeError);
   });
 
+  it("writes a heartbeat while running and marks it stopped at the end", async function () {
+    await queue(dataSource, [note("a"), note("b")]);
+    const runner = makeRunner({ untilEmpty: false, pollIntervalMs: 20, heartbeatIntervalMs: 100 });
+    runner.start();
+    const heartbeat = () =>
+      dataSource.query("SELECT * FROM blog.runnerheartbeat WHERE runnerid = 'test-runner'");
+
+    await waitFor("a heartbeat counting both tasks", async () => (await heartbeat())[0]?.tasksdone === 2);
+    const [alive] = await heartbeat();
+    await runner.stop();
+
+    const [stopped] = await heartbeat();
+    expect(alive).to.include({ pid: process.pid, tasksfailed: 0, tasksinhand: 0, stoppedat: null });
+    expect(stopped.stoppedat).to.be.instanceOf(Date);
+    expect(stopped.lastseenat.getTime()).to.be.at.least(alive.lastseenat.getTime());
+  });
+
   it("records nothing for a round whose commit never happens", async function () {
     await queue(dataSource, [note("lost")]);
     let rounds = 0;
