@@ -1,9 +1,12 @@
+import pino from "pino";
+import type { PrettyOptions } from "pino-pretty";
 import { describeError } from "./errors";
 import type { LogFields, Logger } from "./Logger";
 
 /** LogLevel orders events; a logger drops those below its level. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
+// The names pino knows; their order is pino's own.
 const LEVELS: Readonly<Record<LogLevel, number>> = {
   debug: 10,
   info: 20,
@@ -35,48 +38,58 @@ export function parseLogLevel(text: string | undefined): LogLevel {
 }
 
 /**
- * createConsoleLogger writes one line per event: JSON with `time`, `level`
- * and `msg`, or a short human line on a terminal. An Error in a field is
- * written as its one-line description.
+ * createConsoleLogger writes one line per event through pino: JSON with
+ * `time`, `level` and `msg` beside the fields, or a short coloured line on
+ * a terminal. Writes are synchronous, so the last lines before a crash are
+ * not lost in a buffer. An Error in a field is written as its one-line
+ * description.
  */
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stderr;
-  const threshold = LEVELS[options.level ?? "info"];
   const format = options.format ?? (stream.isTTY ? "pretty" : "json");
-  const write = format === "json" ? jsonLine : prettyLine;
-
-  const make = (bound: LogFields): Logger => {
-    const emit = (level: LogLevel) => (message: string, fields?: LogFields) => {
-      if (LEVELS[level] < threshold) return;
-      stream.write(write(level, message, { ...bound, ...fields }) + "\n");
-    };
-    return {
-      debug: emit("debug"),
-      info: emit("info"),
-      warn: emit("warn"),
-      error: emit("error"),
-      child: (fields) => make({ ...bound, ...fields }),
-    };
-  };
-  return make({});
-}
-
-function jsonLine(level: LogLevel, message: string, fields: LogFields): string {
-  return JSON.stringify({
-    time: new Date().toISOString(),
-    level,
-    msg: message,
-    ...plainFields(fields),
-  });
-}
-
-function prettyLine(level: LogLevel, message: string, fields: LogFields): string {
-  const time = new Date().toISOString().slice(11, 23);
-  const pairs = Object.entries(plainFields(fields)).map(
-    ([key, value]) =>
-      `${key}=${typeof value === "string" && !/\s/.test(value) ? value : JSON.stringify(value)}`,
+  const destination =
+    format === "json"
+      ? stream
+      : prettyStream({
+          destination: stream,
+          sync: true,
+          colorize: Boolean(stream.isTTY),
+          singleLine: true,
+          translateTime: "HH:MM:ss.l",
+          ignore: "pid,hostname",
+        });
+  const root = pino(
+    {
+      level: options.level ?? "info",
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
   );
-  return [time, level.toUpperCase().padEnd(5), message, ...pairs].join(" ");
+  return adapt(root);
+}
+
+/** pino-pretty is loaded only for a terminal: runners in production skip it. */
+function prettyStream(options: PrettyOptions): NodeJS.WritableStream {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pretty = require("pino-pretty") as typeof import("pino-pretty");
+  return pretty(options);
+}
+
+function adapt(logger: pino.Logger): Logger {
+  const emit =
+    (level: LogLevel) =>
+    (message: string, fields?: LogFields): void => {
+      if (fields === undefined) logger[level](message);
+      else logger[level](plainFields(fields), message);
+    };
+  return {
+    debug: emit("debug"),
+    info: emit("info"),
+    warn: emit("warn"),
+    error: emit("error"),
+    child: (fields) => adapt(logger.child(plainFields(fields))),
+  };
 }
 
 function plainFields(fields: LogFields): Record<string, unknown> {

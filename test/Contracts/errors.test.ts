@@ -239,6 +239,18 @@ describe("createConsoleLogger", () => {
     ]);
   });
 
+  it("writes one human line per event in the pretty format", () => {
+    const { stream, lines } = lineCollector();
+    const log = createConsoleLogger({ stream, format: "pretty" });
+
+    log.child({ runnerId: "r1" }).info("Task done", { taskId: "7" });
+
+    expect(lines).to.have.lengthOf(1);
+    expect(lines[0]).to.match(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: Task done {"runnerId":"r1","taskId":"7"}$/,
+    );
+  });
+
   it("writes an Error field as its one-line description", () => {
     const { stream, lines } = lineCollector();
     const log = createConsoleLogger({ stream, format: "json" });
