@@ -12,6 +12,7 @@ import { recordOutcomes, TaskOutcome } from "../DataLayer/recordOutcomes";
 import { isSerializationFailure } from "../DataLayer/sqlState";
 import { TaskStatus } from "../DataLayer/TaskStatus";
 import { retryDelayMs, shouldRetry } from "./retryPolicy";
+import { noMetrics, RunnerMetrics, TaskEnd } from "./metrics";
 import type { RunnerOptions } from "./RunnerOptions";
 import { runTask, TaskResult } from "./runTask";
 
@@ -35,6 +36,8 @@ export interface RunnerDependencies {
   readonly log: Logger;
   /** Receives the tasks' output lines once their round commits. */
   readonly print: (line: string) => void;
+  /** Receives counts and timings; default none. */
+  readonly metrics?: RunnerMetrics;
   /** The claim query; tests wrap it to provoke races. */
   readonly claim?: (manager: EntityManager, limit: number) => Promise<BatchJob[]>;
   readonly now?: () => Date;
@@ -89,6 +92,7 @@ export class BatchRunner {
   private readonly log: Logger;
   private readonly claim: NonNullable<RunnerDependencies["claim"]>;
   private readonly now: () => Date;
+  private readonly metrics: RunnerMetrics;
 
   constructor(
     private readonly deps: RunnerDependencies,
@@ -97,6 +101,7 @@ export class BatchRunner {
     this.log = deps.log.child({ runnerId: options.runnerId });
     this.claim = deps.claim ?? claimPendingTasks;
     this.now = deps.now ?? (() => new Date());
+    this.metrics = deps.metrics ?? noMetrics;
   }
 
   /** A copy of the counters so far. */
@@ -158,6 +163,7 @@ export class BatchRunner {
       } catch (error) {
         if (isSerializationFailure(error)) {
           this.counters.serializationRetries += 1;
+          this.metrics.serializationRetry();
           this.log.debug("Claim collided with another runner, retrying");
           await this.pause(Math.random() * RETRY_JITTER_MS);
           continue;
@@ -171,6 +177,7 @@ export class BatchRunner {
         }
         failuresInARow += 1;
         this.counters.roundErrors += 1;
+        this.metrics.roundError();
         const retryInMs = backoff(failuresInARow);
         this.log.error("Round failed, retrying", {
           error: describeError(error),
@@ -196,14 +203,16 @@ export class BatchRunner {
     try {
       await queryRunner.connect();
       await queryRunner.startTransaction("REPEATABLE READ");
+      const claimStarted = performance.now();
       jobs = await this.claim(queryRunner.manager, this.options.batchSize);
+      this.metrics.claimed((performance.now() - claimStarted) / 1000);
       this.counters.rounds += 1;
       if (jobs.length === 0) {
         await queryRunner.commitTransaction();
         return 0;
       }
 
-      this.tasksInHand = jobs.length;
+      this.setTasksInHand(jobs.length);
       const ended = await this.runJobs(queryRunner, jobs);
       if (this.options.holdMs > 0) await this.pause(this.options.holdMs);
       await recordOutcomes(
@@ -224,7 +233,7 @@ export class BatchRunner {
       }
       throw error;
     } finally {
-      this.tasksInHand = 0;
+      this.setTasksInHand(0);
       await queryRunner.release().catch(() => undefined);
     }
   }
@@ -306,12 +315,18 @@ export class BatchRunner {
     return { job, outcome, lines: [] };
   }
 
+  private setTasksInHand(count: number): void {
+    this.tasksInHand = count;
+    this.metrics.tasksInHand(count);
+  }
+
   /** report logs and prints a committed round; nothing before commit. */
   private report(ended: readonly Ended[]): void {
     for (const { job, outcome, lines } of ended) {
       const log = this.log.child({ taskId: job.id, taskClass: job.className });
       const durationMs = outcome.stoppedAt.getTime() - outcome.startedAt.getTime();
       const error = outcome.error?.split("\n")[0];
+      this.metrics.taskEnded(job.className, endOf(outcome.status), durationMs / 1000);
       if (outcome.status === TaskStatus.Done) {
         this.counters.tasksDone += 1;
         for (const line of lines) this.deps.print(line);
@@ -355,6 +370,11 @@ export class BatchRunner {
       () => undefined,
     );
   }
+}
+
+function endOf(status: TaskStatus): TaskEnd {
+  if (status === TaskStatus.Done) return "done";
+  return status === TaskStatus.Pending ? "retried" : "failed";
 }
 
 function failureText(thrown: unknown): string {

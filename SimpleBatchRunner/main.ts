@@ -10,7 +10,14 @@ import { describeError } from "../Contracts/errors";
 import { createConsoleLogger, parseLogLevel } from "../Contracts/consoleLogger";
 import { connect, requireTaskTable } from "../DataLayer/connect";
 import { readDatabaseSettings } from "../ormconfig";
+import type { Logger } from "../Contracts/Logger";
 import { BatchRunner } from "./BatchRunner";
+import {
+  createPrometheusMetrics,
+  portOf,
+  RunnerMetrics,
+  serveMetrics,
+} from "./metrics";
 import { validateRunnerOptions } from "./RunnerOptions";
 import { taskRegistry } from "./tasks";
 
@@ -35,6 +42,9 @@ Options:
   --retry-max-ms N        longest retry delay (default 300000)
   --heartbeat-ms N        interval of the runner's heartbeat (default 5000)
   --tasks PATH            also load the task modules at PATH (repeatable)
+  --metrics-port N        serve Prometheus metrics at http://HOST:N/metrics
+  --metrics-host HOST     address for the metrics (default 127.0.0.1; use
+                          0.0.0.0 in a container)
   --help                  show this text
 
 The database comes from DATABASE_URL or DB_ADDRESS, DB_PORT, DB_USER,
@@ -54,6 +64,8 @@ async function main(): Promise<number> {
     "retry-max-ms": { type: "string" },
     "heartbeat-ms": { type: "string" },
     tasks: { type: "string", multiple: true },
+    "metrics-port": { type: "string" },
+    "metrics-host": { type: "string" },
     help: { type: "boolean" },
   });
   if (args.help) {
@@ -85,11 +97,13 @@ async function main(): Promise<number> {
   });
   try {
     await requireTaskTable(dataSource, settings);
+    const metrics = await startMetrics(args, options.runnerId, log);
     const runner = new BatchRunner(
       {
         dataSource,
         registry: taskRegistry,
         log,
+        metrics,
         print: (line) => console.log(line),
       },
       options,
@@ -100,6 +114,28 @@ async function main(): Promise<number> {
     await dataSource.destroy();
   }
   return 0;
+}
+
+/**
+ * startMetrics serves Prometheus metrics when --metrics-port is given.
+ *
+ * @throws {RangeError} for a port out of range.
+ */
+async function startMetrics(
+  args: { "metrics-port"?: string; "metrics-host"?: string },
+  runnerId: string,
+  log: Logger,
+): Promise<RunnerMetrics | undefined> {
+  const port = numberOption("metrics-port", args["metrics-port"]);
+  if (port === undefined) return undefined;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`Cannot start runner: --metrics-port must be a port, got ${port}`);
+  }
+  const host = args["metrics-host"] ?? "127.0.0.1";
+  const metrics = createPrometheusMetrics(runnerId);
+  const server = await serveMetrics(metrics.registry, host, port);
+  log.info("Serving metrics", { url: `http://${host}:${portOf(server)}/metrics` });
+  return metrics;
 }
 
 /**
@@ -124,7 +160,7 @@ function loadTaskModules(paths: readonly string[]): void {
  * the runner exits 0; a second one exits at once, and the database rolls
  * the round back.
  */
-function stopOnSignals(runner: BatchRunner, log: ReturnType<typeof createConsoleLogger>) {
+function stopOnSignals(runner: BatchRunner, log: Logger) {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
