@@ -202,7 +202,7 @@ export class BatchRunner {
     let jobs: BatchJob[] = [];
     try {
       await queryRunner.connect();
-      await queryRunner.startTransaction("REPEATABLE READ");
+      await queryRunner.startTransaction(this.options.isolation);
       const claimStarted = performance.now();
       jobs = await this.claim(queryRunner.manager, this.options.batchSize);
       this.metrics.claimed((performance.now() - claimStarted) / 1000);

@@ -29,9 +29,43 @@ export interface RunnerOptions {
   readonly retryMaxMs: number;
   /** Milliseconds between heartbeats in blog.runnerheartbeat; default 5 s. */
   readonly heartbeatIntervalMs: number;
+  /**
+   * The rounds' isolation level; default REPEATABLE READ, which the design
+   * keeps: a task reads one consistent snapshot. READ COMMITTED exists to
+   * measure what that costs.
+   */
+  readonly isolation: RoundIsolation;
 }
 
-type NumericOption = Exclude<keyof RunnerOptions, "runnerId" | "untilEmpty">;
+/** RoundIsolation is a transaction isolation level a round may run at. */
+export type RoundIsolation = "REPEATABLE READ" | "READ COMMITTED";
+
+const ISOLATION_NAMES: Readonly<Record<string, RoundIsolation>> = {
+  "repeatable-read": "REPEATABLE READ",
+  "read-committed": "READ COMMITTED",
+};
+
+/**
+ * parseIsolation reads an isolation option: repeatable-read or
+ * read-committed.
+ *
+ * @throws {RangeError} for any other name.
+ */
+export function parseIsolation(text: string | undefined): RoundIsolation {
+  if (text === undefined) return "REPEATABLE READ";
+  const isolation = Object.hasOwn(ISOLATION_NAMES, text) ? ISOLATION_NAMES[text] : undefined;
+  if (isolation === undefined) {
+    throw new RangeError(
+      `Cannot start runner: isolation must be repeatable-read or read-committed, got "${text}"`,
+    );
+  }
+  return isolation;
+}
+
+type NumericOption = Exclude<
+  keyof RunnerOptions,
+  "runnerId" | "untilEmpty" | "isolation"
+>;
 
 const HOUR = 3_600_000;
 
@@ -82,7 +116,12 @@ export function validateRunnerOptions(
       `Cannot start runner: stallTimeoutMs (${numbers.stallTimeoutMs}) must exceed holdMs (${numbers.holdMs}), or PostgreSQL would end every held round`,
     );
   }
-  return { runnerId, untilEmpty: options.untilEmpty ?? false, ...numbers };
+  return {
+    runnerId,
+    untilEmpty: options.untilEmpty ?? false,
+    isolation: options.isolation ?? "REPEATABLE READ",
+    ...numbers,
+  };
 }
 
 function wholeNumber(name: NumericOption, value: number): number {

@@ -18,7 +18,7 @@ import {
   RunnerMetrics,
   serveMetrics,
 } from "./metrics";
-import { validateRunnerOptions } from "./RunnerOptions";
+import { parseIsolation, validateRunnerOptions } from "./RunnerOptions";
 import { taskRegistry } from "./tasks";
 
 const USAGE = `Usage: npm run runner -- [options]
@@ -41,6 +41,8 @@ Options:
   --retry-base-ms N       first retry delay, doubling per attempt (default 1000)
   --retry-max-ms N        longest retry delay (default 300000)
   --heartbeat-ms N        interval of the runner's heartbeat (default 5000)
+  --isolation NAME        repeatable-read (default) or read-committed, to
+                          measure what the snapshot costs
   --tasks PATH            also load the task modules at PATH (repeatable)
   --metrics-port N        serve Prometheus metrics at http://HOST:N/metrics
   --metrics-host HOST     address for the metrics (default 127.0.0.1; use
@@ -63,6 +65,7 @@ async function main(): Promise<number> {
     "retry-base-ms": { type: "string" },
     "retry-max-ms": { type: "string" },
     "heartbeat-ms": { type: "string" },
+    isolation: { type: "string" },
     tasks: { type: "string", multiple: true },
     "metrics-port": { type: "string" },
     "metrics-host": { type: "string" },
@@ -84,6 +87,7 @@ async function main(): Promise<number> {
     heartbeatIntervalMs: numberOption("heartbeat-ms", args["heartbeat-ms"]),
     untilEmpty: args["until-empty"],
     runnerId: args.id,
+    isolation: parseIsolation(args.isolation),
   });
   loadTaskModules(args.tasks ?? []);
   const log = createConsoleLogger({ level: parseLogLevel(process.env.LOG_LEVEL) });
