@@ -1,6 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { BatchJob } from "./entities/BatchJob";
 import { columnOf, tableOf } from "./identifiers";
+import { announceQueued } from "./queueNotifications";
 
 /** NewTask is a task to queue: what runs it and its contract as JSON. */
 export interface NewTask {
@@ -14,8 +15,9 @@ export const ENQUEUE_CHUNK_SIZE = 10_000;
 
 /**
  * enqueueTasks queues tasks as pending with one INSERT per chunk of rows,
- * their values bound as three arrays, and returns how many it queued.
- * Run it inside a transaction for all-or-nothing.
+ * their values bound as three arrays, announces them to idle runners, and
+ * returns how many it queued. Run it inside a transaction for
+ * all-or-nothing; the announcement is delivered at commit.
  */
 export async function enqueueTasks(
   manager: EntityManager,
@@ -37,5 +39,6 @@ export async function enqueueTasks(
       chunk.map((task) => task.contractJson),
     ]);
   }
+  if (tasks.length > 0) await announceQueued(manager);
   return tasks.length;
 }

@@ -3,6 +3,7 @@ import { BatchError } from "../Contracts/errors";
 import { BatchJob } from "./entities/BatchJob";
 import { BatchJobAttempt } from "./entities/BatchJobAttempt";
 import { columnOf, tableOf } from "./identifiers";
+import { announceQueued } from "./queueNotifications";
 import { checkTaskIds } from "./taskIds";
 import { TaskStatus } from "./TaskStatus";
 
@@ -61,6 +62,7 @@ export async function requeueFailedTasks(
       throw new RequeueRefusedError(lost, reasons);
     }
     await forgetAttempts(transaction, requeued);
+    if (requeued.length > 0) await announceQueued(transaction);
     return requeued;
   });
 }

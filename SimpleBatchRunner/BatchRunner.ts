@@ -80,6 +80,8 @@ export class BatchRunner {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Date();
   private tasksInHand = 0;
+  private wakeRequested = false;
+  private idleWake: AbortController | undefined;
   private finished: Promise<RunnerStats> | undefined;
   private readonly counters: RunnerStats = {
     rounds: 0,
@@ -151,6 +153,16 @@ export class BatchRunner {
     return this.finished;
   }
 
+  /**
+   * wake cuts short the wait of an idle runner, because tasks were queued.
+   * A wake-up that arrives during a round makes the runner claim again at
+   * once if that round found nothing.
+   */
+  wake(): void {
+    this.wakeRequested = true;
+    this.idleWake?.abort();
+  }
+
   private async loop(): Promise<void> {
     this.log.debug("Runner started", { ...this.options });
     let failuresInARow = 0;
@@ -190,14 +202,28 @@ export class BatchRunner {
 
       if (claimed === 0) {
         if (this.options.untilEmpty) break;
-        await this.pause(this.options.pollIntervalMs);
+        await this.idle();
       }
     }
     this.log.info("Runner stopped", { ...this.counters });
   }
 
+  /** idle waits for the next poll, or less when woken. */
+  private async idle(): Promise<void> {
+    if (this.wakeRequested) {
+      this.wakeRequested = false;
+      return;
+    }
+    this.idleWake = new AbortController();
+    const signal = AbortSignal.any([this.stopping.signal, this.idleWake.signal]);
+    await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(() => undefined);
+    this.idleWake = undefined;
+    this.wakeRequested = false;
+  }
+
   /** runRound claims, runs and records one round; returns tasks claimed. */
   private async runRound(): Promise<number> {
+    this.wakeRequested = false;
     const queryRunner = this.deps.dataSource.createQueryRunner();
     let jobs: BatchJob[] = [];
     try {

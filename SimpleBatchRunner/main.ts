@@ -9,6 +9,7 @@ import {
 import { describeError } from "../Contracts/errors";
 import { createConsoleLogger, parseLogLevel } from "../Contracts/consoleLogger";
 import { connect, requireTaskTable } from "../DataLayer/connect";
+import { listenForQueued } from "../DataLayer/queueNotifications";
 import { readDatabaseSettings } from "../ormconfig";
 import type { Logger } from "../Contracts/Logger";
 import { BatchRunner } from "./BatchRunner";
@@ -113,7 +114,14 @@ async function main(): Promise<number> {
       options,
     );
     stopOnSignals(runner, log);
-    await runner.start();
+    const listener = options.untilEmpty
+      ? undefined
+      : listenForQueued(settings, () => runner.wake(), log);
+    try {
+      await runner.start();
+    } finally {
+      await listener?.close();
+    }
   } finally {
     await dataSource.destroy();
   }

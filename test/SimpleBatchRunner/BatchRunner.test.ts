@@ -10,6 +10,7 @@ import { TaskRegistry } from "../../Contracts/TaskRegistry";
 import { claimPendingTasks } from "../../DataLayer/claim";
 import { BatchJob } from "../../DataLayer/entities/BatchJob";
 import { migrate } from "../../DataLayer/migrate";
+import { listenForQueued } from "../../DataLayer/queueNotifications";
 import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
 import { BatchRunner } from "../../SimpleBatchRunner/BatchRunner";
@@ -231,6 +232,23 @@ describe("BatchRunner", function () {
 
     await finished;
     expect(stats.tasksDone).to.equal(1);
+  });
+
+  it("wakes at once when tasks are queued instead of waiting for its poll", async function () {
+    const runner = makeRunner({ untilEmpty: false, pollIntervalMs: 60_000 });
+    const finished = runner.start();
+    const listener = listenForQueued(database.settings, () => runner.wake(), silentLogger);
+    await waitFor("the runner to go idle", async () => runner.stats.rounds >= 2);
+
+    try {
+      await queue(dataSource, [note("announced")]);
+      await waitFor("the announced task to be done", async () => (await pendingCount(dataSource)) === 0, 5_000);
+    } finally {
+      await listener.close();
+      await runner.stop();
+      await finished;
+    }
+    expect(printed).to.deep.equal(["note announced"]);
   });
 
   it("stops safely when stop is called twice, concurrently or before start", async function () {
