@@ -27,3 +27,23 @@ export function claimPendingTasks(
     .setOnLocked("skip_locked")
     .getMany();
 }
+
+/**
+ * msUntilNextRetry tells how long until the earliest task waiting to retry
+ * becomes due, or undefined when none waits: a queue with such tasks is
+ * not empty yet.
+ */
+export async function msUntilNextRetry(
+  manager: EntityManager,
+): Promise<number | undefined> {
+  const row = (await manager
+    .createQueryBuilder(BatchJob, "job")
+    .select(
+      "ceil(extract(epoch from min(job.notBefore) - now()) * 1000)::float8",
+      "waitMs",
+    )
+    .where("job.status = :pending", { pending: TaskStatus.Pending })
+    .andWhere("job.notBefore > now()")
+    .getRawOne()) as { waitMs: number | null } | undefined;
+  return row?.waitMs ?? undefined;
+}

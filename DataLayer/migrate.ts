@@ -15,7 +15,15 @@ export interface MigrationState {
  */
 export async function migrate(dataSource: DataSource): Promise<string[]> {
   return withMigrationLock(dataSource, async () => {
-    await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${TASK_SCHEMA}"`);
+    // Only a missing schema needs CREATE on the database: a role that owns
+    // an existing schema can migrate without it.
+    const [{ found }] = await dataSource.query(
+      "SELECT to_regnamespace($1) AS found",
+      [TASK_SCHEMA],
+    );
+    if (found === null) {
+      await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${TASK_SCHEMA}"`);
+    }
     const applied = await dataSource.runMigrations({ transaction: "each" });
     return applied.map((migration) => migration.name);
   });

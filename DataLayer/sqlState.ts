@@ -10,6 +10,7 @@ export const SqlState = {
   DeadlockDetected: "40P01",
   UniqueViolation: "23505",
   UndefinedTable: "42P01",
+  InsufficientPrivilege: "42501",
   InvalidCatalogName: "3D000",
   InvalidPassword: "28P01",
   InvalidAuthorization: "28000",
@@ -39,6 +40,15 @@ export function sqlStateOf(value: unknown): string | undefined {
     return sqlStateOf(error.driverError);
   }
   return undefined;
+}
+
+/**
+ * isPermanentDatabaseError tells whether an error of our own statements can
+ * never go away by retrying: SQLSTATE class 42 (a missing table or column,
+ * a missing privilege) means the schema or the grants are wrong.
+ */
+export function isPermanentDatabaseError(value: unknown): boolean {
+  return sqlStateOf(value)?.startsWith("42") ?? false;
 }
 
 /**

@@ -5,11 +5,14 @@ import { BatchError, describeError, toError } from "../Contracts/errors";
 import type { Logger } from "../Contracts/Logger";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import { countAttempts, refundAttempts } from "../DataLayer/attempts";
-import { claimPendingTasks } from "../DataLayer/claim";
+import { claimPendingTasks, msUntilNextRetry } from "../DataLayer/claim";
 import { writeHeartbeat } from "../DataLayer/heartbeat";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
 import { recordOutcomes, TaskOutcome } from "../DataLayer/recordOutcomes";
-import { isSerializationFailure } from "../DataLayer/sqlState";
+import {
+  isPermanentDatabaseError,
+  isSerializationFailure,
+} from "../DataLayer/sqlState";
 import { TaskStatus } from "../DataLayer/TaskStatus";
 import { retryDelayMs, shouldRetry } from "./retryPolicy";
 import { noMetrics, RunnerMetrics, TaskEnd } from "./metrics";
@@ -42,6 +45,12 @@ export interface RunnerDependencies {
   readonly claim?: (manager: EntityManager, limit: number) => Promise<BatchJob[]>;
   readonly now?: () => Date;
 }
+
+/**
+ * RunnerFailedError: the runner stopped because its rounds cannot succeed,
+ * such as when a grant or a table is missing.
+ */
+export class RunnerFailedError extends BatchError {}
 
 /** RoundGivenBackError: a round was rolled back on purpose, not by a fault. */
 class RoundGivenBackError extends BatchError {
@@ -113,9 +122,11 @@ export class BatchRunner {
 
   /**
    * start runs the loop and resolves with the final counters when it ends:
-   * after stop(), or with `untilEmpty` when a round finds no task.
+   * after stop(), or with `untilEmpty` when no task is due or waiting to
+   * retry.
    *
    * @throws {TypeError} when called twice.
+   * @throws {RunnerFailedError} (rejects) when retrying cannot help.
    */
   start(): Promise<RunnerStats> {
     if (this.finished !== undefined) {
@@ -126,12 +137,15 @@ export class BatchRunner {
       () => void this.beat(false),
       this.options.heartbeatIntervalMs,
     );
-    this.finished = this.loop().then(async () => {
-      clearTimeout(this.graceTimer);
-      clearInterval(this.heartbeatTimer);
-      await this.beat(true);
-      return this.stats;
-    });
+    this.finished = this.loop()
+      .finally(() => {
+        clearTimeout(this.graceTimer);
+        clearInterval(this.heartbeatTimer);
+      })
+      .then(async () => {
+        await this.beat(true);
+        return this.stats;
+      });
     return this.finished;
   }
 
@@ -187,6 +201,13 @@ export class BatchRunner {
           });
           continue;
         }
+        if (isPermanentDatabaseError(error)) {
+          throw new RunnerFailedError(
+            `Runner ${this.options.runnerId} stopped: ${describeError(error)}; ` +
+              "retrying cannot help, check the schema and the role's grants",
+            { cause: error },
+          );
+        }
         failuresInARow += 1;
         this.counters.roundErrors += 1;
         this.metrics.roundError();
@@ -201,11 +222,24 @@ export class BatchRunner {
       }
 
       if (claimed === 0) {
-        if (this.options.untilEmpty) break;
-        await this.idle();
+        if (!this.options.untilEmpty) await this.idle();
+        else if (!(await this.waitForRetries())) break;
       }
     }
     this.log.info("Runner stopped", { ...this.counters });
+  }
+
+  /**
+   * waitForRetries keeps a runner told to stop at an empty queue from
+   * stopping while tasks still wait to retry: it waits until the first is
+   * due (at most one poll interval) and returns true, or returns false when
+   * none waits.
+   */
+  private async waitForRetries(): Promise<boolean> {
+    const waitMs = await msUntilNextRetry(this.deps.dataSource.manager);
+    if (waitMs === undefined) return false;
+    await this.pause(Math.min(Math.max(waitMs, 10), this.options.pollIntervalMs));
+    return true;
   }
 
   /** idle waits for the next poll, or less when woken. */

@@ -13,7 +13,7 @@ import { migrate } from "../../DataLayer/migrate";
 import { listenForQueued } from "../../DataLayer/queueNotifications";
 import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
-import { BatchRunner } from "../../SimpleBatchRunner/BatchRunner";
+import { BatchRunner, RunnerFailedError } from "../../SimpleBatchRunner/BatchRunner";
 import { validateRunnerOptions, RunnerOptions } from "../../SimpleBatchRunner/RunnerOptions";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
@@ -152,13 +152,14 @@ describe("BatchRunner", function () {
 
   it("undoes only the failing task's writes within a round", async function () {
     await queue(dataSource, [note("kept"), note("throw"), note("also kept")]);
+    await dataSource.query("UPDATE blog.batchjob SET maxattempts = 1");
 
     await makeRunner({ batchSize: 3 }).start();
 
     const notes = await dataSource.query("SELECT note FROM test_output ORDER BY taskid");
     expect(notes.map((row: { note: string }) => row.note)).to.deep.equal(["kept", "also kept"]);
     const tasks = await allTasks(dataSource);
-    expect(tasks.map((task) => task.status)).to.deep.equal([1, 0, 1]);
+    expect(tasks.map((task) => task.status)).to.deep.equal([1, 2, 1]);
     expect(tasks[1].lastError).to.contain("Note task was told to throw");
     expect(printed).to.deep.equal(["note kept", "note also kept"]);
   });
@@ -263,6 +264,21 @@ describe("BatchRunner", function () {
     expect(() => running.start()).to.throw(TypeError);
   });
 
+  it("stops with RunnerFailedError when its own statements can never succeed", async function () {
+    await queue(dataSource, [note("unreachable")]);
+    const brokenClaim = async (manager: EntityManager) => {
+      await manager.query("SELECT * FROM no_such_table");
+      return [];
+    };
+
+    const error = await makeRunner({}, { claim: brokenClaim })
+      .start()
+      .then(() => undefined, (e: unknown) => e);
+
+    expect(error).to.be.instanceOf(RunnerFailedError);
+    expect((error as Error).message).to.match(/no_such_table.*check the schema and the role's grants/);
+  });
+
   it("writes a heartbeat while running and marks it stopped at the end", async function () {
     await queue(dataSource, [note("a"), note("b")]);
     const runner = makeRunner({ untilEmpty: false, pollIntervalMs: 20, heartbeatIntervalMs: 100 });
@@ -287,7 +303,7 @@ describe("BatchRunner", function () {
       const jobs = await claimPendingTasks(manager, limit);
       rounds += 1;
       // Break the round after the claim: a machinery failure, not the task's.
-      if (rounds === 1) await manager.query("SELECT * FROM no_such_table");
+      if (rounds === 1) throw new Error("Connection terminated unexpectedly");
       return jobs;
     };
 

@@ -136,14 +136,27 @@ describe("BatchRunner failures and retries", function () {
 
   it("waits between attempts for a delay that doubles, with jitter", async function () {
     await queue(dataSource, [probe("throw")]);
-
-    await runner({ retryBaseMs: 60_000, retryMaxMs: 600_000 }).start();
+    const serving = runner({ untilEmpty: false, retryBaseMs: 60_000, retryMaxMs: 600_000 });
+    const loop = serving.start();
+    await waitFor("the first attempt to fail", async () => (await allTasks(dataSource))[0].lastError !== null);
+    await serving.stop();
+    await loop;
 
     const [task] = await allTasks(dataSource);
     expect(task.status).to.equal(TaskStatus.Pending);
     const waitMs = task.notBefore!.getTime() - task.stoppedAt!.getTime();
     expect(waitMs).to.be.within(30_000, 60_000);
     expect(task.lastError).to.match(/^Error: Probe always throws/);
+  });
+
+  it("does not stop at an empty queue while a task waits to retry", async function () {
+    await queue(dataSource, [probe("flaky", 1)]);
+
+    const stats = await runner({ retryBaseMs: 100, retryMaxMs: 100 }).start();
+
+    const [task] = await allTasks(dataSource);
+    expect(task.status).to.equal(TaskStatus.Done);
+    expect(stats).to.include({ tasksRetried: 1, tasksDone: 1 });
   });
 
   it("fails a task for good after its last attempt and keeps the reason", async function () {
