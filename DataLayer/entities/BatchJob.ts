@@ -7,6 +7,9 @@ import { TaskStatus } from "../TaskStatus";
  */
 @Entity({ schema: "blog", name: "batchjob" })
 @Index("ix_batchjob_status", ["status"])
+// The claim's index: it holds pending tasks only, so millions of finished
+// rows stay out of the claim's way, and its entries die as tasks finish.
+@Index("ix_batchjob_pending", ["id"], { where: `"status" = 0` })
 export class BatchJob {
   /** A bigint, which the driver returns as a string to keep its precision. */
   @PrimaryGeneratedColumn("identity", {
@@ -50,6 +53,10 @@ export class BatchJob {
   /** A retried task waits until then; null means at once. */
   @Column({ name: "notbefore", type: "timestamptz", nullable: true })
   notBefore!: Date | null;
+
+  /** When the task was queued, by the database's clock. */
+  @Column({ name: "enqueuedat", type: "timestamptz", default: () => "now()" })
+  enqueuedAt!: Date;
 
   /** This task's time limit in milliseconds; null takes the runner's. */
   @Column({ name: "timeoutms", type: "integer", nullable: true })

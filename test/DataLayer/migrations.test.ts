@@ -96,6 +96,9 @@ describe("migrations", () => {
       "CreateBatchJob",
       "CreateSummedSalesResult",
       "AddTaskRetries",
+      "CreateRunnerHeartbeat",
+      "AddPendingIndex",
+      "AddEnqueuedAt",
     ]);
   });
 
@@ -134,6 +137,11 @@ describe("migrations", () => {
         is_nullable: "YES",
       },
       { column_name: "timeoutms", data_type: "integer", is_nullable: "YES" },
+      {
+        column_name: "enqueuedat",
+        data_type: "timestamp with time zone",
+        is_nullable: "NO",
+      },
     ]);
   });
 
@@ -169,6 +177,18 @@ describe("migrations", () => {
 
     expect(rows).to.have.lengthOf(1);
     expect(rows[0].indexdef).to.match(/\(status\)$/);
+  });
+
+  it("indexes the pending tasks alone for the claim", async () => {
+    await migrate(dataSource);
+
+    const rows: { indexdef: string }[] = await dataSource.query(
+      `SELECT indexdef FROM pg_indexes
+        WHERE schemaname = 'blog' AND indexname = 'ix_batchjob_pending'`,
+    );
+
+    expect(rows).to.have.lengthOf(1);
+    expect(rows[0].indexdef).to.match(/\(id\) WHERE \(status = 0\)$/);
   });
 
   it("creates blog.summedsalesresult", async () => {
