@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import { countTasks, TaskCounts } from "../DataLayer/countTasks";
 import { BatchJob } from "../DataLayer/entities/BatchJob";
+import { BatchJobAttempt } from "../DataLayer/entities/BatchJobAttempt";
 import { SummedSalesResult } from "../DataLayer/entities/SummedSalesResult";
 import { TaskStatus } from "../DataLayer/TaskStatus";
 import { formatDuration } from "./followRun";
@@ -13,6 +14,8 @@ export interface RunReport {
   readonly failures: readonly { taskId: string; className: string; error: string }[];
   /** From the first task's start to the last task's stop; 0 if none ran. */
   readonly wallTimeMs: number;
+  /** Attempts beyond each task's first: retries and crashed runners. */
+  readonly retries: number;
 }
 
 /** VendorLine is one vendor's result, as the task printed it. */
@@ -55,8 +58,14 @@ export async function readRunReport(dataSource: DataSource): Promise<RunReport> 
     )
     .getRawOne()) as { wallTimeMs: number };
 
+  const { retries } = (await dataSource
+    .createQueryBuilder(BatchJobAttempt, "attempt")
+    .select("coalesce(sum(attempt.attempts - 1), 0)::int", "retries")
+    .getRawOne()) as { retries: number };
+
   return {
     counts,
+    retries,
     vendors,
     runners,
     failures: failures.map((job) => ({
@@ -79,6 +88,7 @@ export function formatRunReport(report: RunReport): string {
     "",
     `Tasks: ${counts.total} queued, ${counts.done} done, ${counts.failed} failed, ${counts.pending} pending`,
     `Wall time: ${formatDuration(report.wallTimeMs)}`,
+    `Retries: ${report.retries} attempts beyond each task's first`,
     `Tasks per runner (${report.runners.length} runners):`,
     ...report.runners.map((runner) => `  ${runner.runnerId}: ${runner.tasks}`),
   );

@@ -104,7 +104,10 @@ describe("queueVendorJob", function () {
     const count = await enqueueTasks(manager, buildVendorTasks(taskRegistry, range(1, 5000)));
 
     expect(count).to.equal(5000);
-    expect(queries).to.have.length(1);
+    // One INSERT for all rows, then one notification for idle runners.
+    expect(queries).to.have.length(2);
+    expect(queries[0]).to.match(/^INSERT INTO "blog"."batchjob"/);
+    expect(queries[1]).to.contain("pg_notify");
   });
 });
 
@@ -141,6 +144,7 @@ describe("client command", function () {
     expect(stdout).to.match(/\[#{30}\] 104\/104 \(100%\)/);
     expect(stdout).to.contain("Tasks: 104 queued, 104 done, 0 failed, 0 pending");
     expect(stdout).to.contain("only-runner: 104");
+    expect(stdout).to.contain("Retries: 0 attempts beyond each task's first");
     expect(stdout.match(/^VendorId: \d+, Total: [\d.]+, Items \d+\./gm)).to.have.length(104);
   });
 });
