@@ -98,6 +98,11 @@ export interface ConnectionOptions {
    * session, releasing its locks; default: the server's setting.
    */
   readonly idleInTransactionTimeoutMs?: number;
+  /**
+   * Commit without waiting for the write-ahead log to reach disk; default
+   * false. Only for writes whose loss in a database crash costs nothing.
+   */
+  readonly asynchronousCommit?: boolean;
 }
 
 /**
@@ -144,11 +149,20 @@ export function createDataSource(
       // waiting on the socket forever.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
-      ...(options.idleInTransactionTimeoutMs !== undefined && {
-        options: `-c idle_in_transaction_session_timeout=${Math.trunc(options.idleInTransactionTimeoutMs)}`,
-      }),
+      ...sessionOptions(options),
     },
   });
+}
+
+/** sessionOptions turns ConnectionOptions into the server's `-c` settings. */
+function sessionOptions(options: ConnectionOptions): { options?: string } {
+  const settings: string[] = [];
+  if (options.idleInTransactionTimeoutMs !== undefined) {
+    const ms = Math.trunc(options.idleInTransactionTimeoutMs);
+    settings.push(`-c idle_in_transaction_session_timeout=${ms}`);
+  }
+  if (options.asynchronousCommit) settings.push("-c synchronous_commit=off");
+  return settings.length === 0 ? {} : { options: settings.join(" ") };
 }
 
 function settingsFromUrl(url: string): DatabaseSettings {

@@ -50,6 +50,12 @@ export function listenForQueued(
     try {
       await next.connect();
       await next.query(`LISTEN ${QUEUED_CHANNEL}`);
+      // Closed while connecting: an open connection would keep the process
+      // alive after its runner stopped.
+      if (closed) {
+        await next.end().catch(() => undefined);
+        return;
+      }
       client = next;
       failures = 0;
       // Tasks queued while the connection was down were not announced.

@@ -39,7 +39,15 @@ export interface RunnerStats {
 
 /** RunnerDependencies are what a runner works with, passed in for tests. */
 export interface RunnerDependencies {
+  /** Connections for the rounds' transactions. */
   readonly dataSource: DataSource;
+  /**
+   * Connections for the writes beside the rounds: attempts, heartbeats,
+   * cancels. They may commit asynchronously (synchronous_commit off): a
+   * database crash can lose the last of them, which costs nothing, while
+   * a round's commit stays durable. Default: `dataSource`.
+   */
+  readonly sideDataSource?: DataSource;
   readonly registry: TaskRegistry;
   readonly log: Logger;
   /** Receives the tasks' output lines once their round commits. */
@@ -117,6 +125,7 @@ export class BatchRunner {
   private readonly claim: NonNullable<RunnerDependencies["claim"]>;
   private readonly now: () => Date;
   private readonly metrics: RunnerMetrics;
+  private readonly side: DataSource;
 
   constructor(
     private readonly deps: RunnerDependencies,
@@ -126,6 +135,7 @@ export class BatchRunner {
     this.claim = deps.claim ?? claimPendingTasks;
     this.now = deps.now ?? (() => new Date());
     this.metrics = deps.metrics ?? noMetrics;
+    this.side = deps.sideDataSource ?? deps.dataSource;
   }
 
   /** A copy of the counters so far. */
@@ -191,7 +201,8 @@ export class BatchRunner {
   }
 
   private async loop(): Promise<void> {
-    this.log.debug("Runner started", { ...this.options });
+    const { runnerId: _, ...options } = this.options;
+    this.log.debug("Runner started", options);
     let failuresInARow = 0;
 
     while (!this.stopping.signal.aborted) {
@@ -249,7 +260,7 @@ export class BatchRunner {
    * none waits.
    */
   private async waitForRetries(): Promise<boolean> {
-    const waitMs = await msUntilNextRetry(this.deps.dataSource.manager);
+    const waitMs = await msUntilNextRetry(this.side.manager);
     if (waitMs === undefined) return false;
     await this.pause(Math.min(Math.max(waitMs, 10), this.options.pollIntervalMs));
     return true;
@@ -304,7 +315,7 @@ export class BatchRunner {
         await queryRunner.rollbackTransaction().catch(() => undefined);
       }
       if (error instanceof RoundGivenBackError && error.reason === "shutdown") {
-        await refundAttempts(this.deps.dataSource, error.taskIds);
+        await refundAttempts(this.side, error.taskIds);
       }
       throw error;
     } finally {
@@ -321,7 +332,7 @@ export class BatchRunner {
    */
   private async claimStart(): Promise<string | undefined> {
     if (this.roundsSinceRange >= RANGE_REFRESH_ROUNDS) {
-      this.idRange = await pendingIdRange(this.deps.dataSource.manager);
+      this.idRange = await pendingIdRange(this.side.manager);
       this.roundsSinceRange = 0;
     }
     this.roundsSinceRange += 1;
@@ -332,9 +343,10 @@ export class BatchRunner {
   }
 
   /** runJobs counts the attempt of each claimed job, then runs them. */
-  private async runJobs(queryRunner: QueryRunner, jobs: BatchJob[]): Promise<Ended[]> {
-    const ids = jobs.map((job) => job.id);
-    const attempts = await countAttempts(this.deps.dataSource, this.options.runnerId, ids);
+  private async runJobs(queryRunner: QueryRunner, claimed: BatchJob[]): Promise<Ended[]> {
+    const ids = claimed.map((job) => job.id);
+    const attempts = await countAttempts(this.side, this.options.runnerId, ids);
+    const jobs = await this.isolateSuspects(claimed, attempts);
     const ended: Ended[] = [];
     let statementTimeout: number | undefined;
 
@@ -347,7 +359,7 @@ export class BatchRunner {
       }
       const limitMs = job.timeoutMs ?? this.options.taskTimeoutMs;
       const result = await runTask({
-        dataSource: this.deps.dataSource,
+        sideDataSource: this.side,
         queryRunner,
         job,
         registry: this.deps.registry,
@@ -367,6 +379,34 @@ export class BatchRunner {
       ended.push(this.conclude(job, attempt, result));
     }
     return ended;
+  }
+
+  /**
+   * isolateSuspects keeps a task claimed before, which may be one that
+   * kills its runner, from taking its batch-mates down with it: a runner
+   * that dies spends an attempt of every task in its round. A round that
+   * claims such a task runs it alone (with those whose attempts are spent,
+   * which fail without running) and gives the others back, refunding
+   * their attempt. Innocent tasks thus lose at most one attempt to a
+   * killer, while the killer spends one each time.
+   */
+  private async isolateSuspects(
+    claimed: BatchJob[],
+    attempts: ReadonlyMap<string, number>,
+  ): Promise<BatchJob[]> {
+    const attemptOf = (job: BatchJob) => attempts.get(job.id) ?? 1;
+    const runnable = claimed.filter((job) => attemptOf(job) <= job.maxAttempts);
+    const suspect = runnable.find((job) => attemptOf(job) > 1);
+    if (suspect === undefined || runnable.length === 1) return claimed;
+
+    const kept = claimed.filter((job) => job === suspect || attemptOf(job) > job.maxAttempts);
+    const givenBack = claimed.filter((job) => !kept.includes(job)).map((job) => job.id);
+    await refundAttempts(this.side, givenBack);
+    this.log.debug("Running a task claimed before on its own", {
+      taskId: suspect.id,
+      givenBack,
+    });
+    return kept;
   }
 
   /** conclude turns a task's result into its outcome: done, retry or failed. */
@@ -445,7 +485,7 @@ export class BatchRunner {
    */
   private async beat(stopped: boolean): Promise<void> {
     try {
-      await writeHeartbeat(this.deps.dataSource, {
+      await writeHeartbeat(this.side, {
         runnerId: this.options.runnerId,
         host: os.hostname(),
         pid: process.pid,

@@ -90,22 +90,37 @@ async function main(): Promise<number> {
     runnerId: args.id,
     isolation: parseIsolation(args.isolation),
   });
-  loadTaskModules(args.tasks ?? []);
   const log = createConsoleLogger({ level: parseLogLevel(process.env.LOG_LEVEL) });
+  // First, so that a supervisor stopping a runner that is still starting
+  // gets a clean exit 0 rather than a death by signal.
+  const shutdown = watchShutdownSignals(log);
+  log.debug("Runner starting", { runnerId: options.runnerId });
+  loadTaskModules(args.tasks ?? []);
   const settings = readDatabaseSettings();
 
   const dataSource = await connect(settings, {
+    // Status finds the runner's open round by this name.
     applicationName: `batch-runner:${options.runnerId}`.slice(0, 63),
-    // One connection for the round, one for attempts and cancels.
-    poolSize: 2,
+    poolSize: 1,
     idleInTransactionTimeoutMs: options.stallTimeoutMs,
+  });
+  const sideDataSource = await connect(settings, {
+    applicationName: `batch-runner-side:${options.runnerId}`.slice(0, 63),
+    // Attempts and a heartbeat may be written at once.
+    poolSize: 2,
+    asynchronousCommit: true,
+  }).catch(async (error: unknown) => {
+    await dataSource.destroy();
+    throw error;
   });
   try {
     await requireTaskTable(dataSource, settings);
+    if (shutdown.requested) return 0;
     const metrics = await startMetrics(args, options.runnerId, log);
     const runner = new BatchRunner(
       {
         dataSource,
+        sideDataSource,
         registry: taskRegistry,
         log,
         metrics,
@@ -113,7 +128,8 @@ async function main(): Promise<number> {
       },
       options,
     );
-    stopOnSignals(runner, log);
+    if (shutdown.requested) return 0;
+    shutdown.onStop(() => void runner.stop());
     const listener = options.untilEmpty
       ? undefined
       : listenForQueued(settings, () => runner.wake(), log);
@@ -123,7 +139,7 @@ async function main(): Promise<number> {
       await listener?.close();
     }
   } finally {
-    await dataSource.destroy();
+    await Promise.all([dataSource.destroy(), sideDataSource.destroy()]);
   }
   return 0;
 }
@@ -167,24 +183,38 @@ function loadTaskModules(paths: readonly string[]): void {
 }
 
 /**
- * The first SIGTERM or SIGINT stops claiming and lets the tasks in hand
- * finish within the grace period (then aborts them, giving them back), and
- * the runner exits 0; a second one exits at once, and the database rolls
+ * watchShutdownSignals handles SIGTERM and SIGINT from the start. The first
+ * one stops the runner once there is one: no more claims, the tasks in hand
+ * finish within the grace period (then are aborted and given back), and the
+ * runner exits 0. Before there is a runner it only marks the stop as
+ * requested. A second signal exits at once with 130, and the database rolls
  * the round back.
  */
-function stopOnSignals(runner: BatchRunner, log: Logger) {
-  let signalled = false;
+function watchShutdownSignals(log: Logger): {
+  readonly requested: boolean;
+  onStop(stop: () => void): void;
+} {
+  let requested = false;
+  let stop: (() => void) | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
+    if (requested) {
       log.warn("Second signal, exiting without finishing the round", { signal });
       process.exit(130);
     }
-    signalled = true;
+    requested = true;
     log.info("Stopping: no more claims, finishing the tasks in hand", { signal });
-    void runner.stop();
+    stop?.();
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  return {
+    get requested() {
+      return requested;
+    },
+    onStop(callback) {
+      stop = callback;
+    },
+  };
 }
 
 runCommand(main, USAGE);

@@ -3,7 +3,11 @@ import type { Logger } from "../Contracts/Logger";
 import { TaskTimeoutError } from "../Contracts/taskErrors";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
-import { isSerializationFailure } from "../DataLayer/sqlState";
+import {
+  isSerializationFailure,
+  SqlState,
+  sqlStateOf,
+} from "../DataLayer/sqlState";
 
 /** How long a task may take to give up once it was told to stop. */
 export const ABANDON_AFTER_MS = 2000;
@@ -26,7 +30,8 @@ export type TaskResult = (
 
 /** TaskRun is what runTask needs for one claimed task. */
 export interface TaskRun {
-  readonly dataSource: DataSource;
+  /** Connections beside the round's, for cancelling its statement. */
+  readonly sideDataSource: DataSource;
   readonly queryRunner: QueryRunner;
   readonly job: BatchJob;
   readonly registry: TaskRegistry;
@@ -86,7 +91,11 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
     throw outcome.error;
   }
   await queryRunner.query("ROLLBACK TO SAVEPOINT task");
-  const error = stop.signal.aborted
+  // PostgreSQL's statement_timeout and our timer race to the same limit;
+  // whichever wins, the task ran out of time.
+  const timedOut =
+    stop.signal.aborted || sqlStateOf(outcome.error) === SqlState.QueryCanceled;
+  const error = timedOut
     ? new TaskTimeoutError(job.id, run.limitMs, { cause: outcome.error })
     : outcome.error;
   return { kind: "threw", error, ...ended };
@@ -148,7 +157,7 @@ async function cancelBackend(run: TaskRun): Promise<void> {
     .databaseConnection;
   if (connection?.processID === undefined) return;
   try {
-    await run.dataSource.query("SELECT pg_cancel_backend($1)", [connection.processID]);
+    await run.sideDataSource.query("SELECT pg_cancel_backend($1)", [connection.processID]);
   } catch (error) {
     run.log.warn("Cannot cancel the query of a stopped task", { error });
   }
