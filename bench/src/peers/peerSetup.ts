@@ -1,0 +1,155 @@
+/**
+ * peerSetup installs the peer systems in a database, queues their jobs in
+ * bulk and starts their worker processes.
+ */
+import * as path from "node:path";
+import { makeWorkerUtils, WorkerUtils } from "graphile-worker";
+import PgBoss from "pg-boss";
+import { Client } from "pg";
+import { launchNode, Started } from "../processes";
+import { PEER_TASK } from "./peerTask";
+
+/** The worker process script, compiled next to this file. */
+const PEER_WORKER = path.join(__dirname, "peerWorker.js");
+
+/** Rows per bulk call, the same chunk our enqueueTasks uses. */
+const CHUNK = 10_000;
+
+/** A Peer is a peer system installed in one database. */
+export interface Peer {
+  /** enqueue adds `count` no-op jobs in bulk, numbered from `firstSeq`. */
+  enqueue(count: number, firstSeq?: number): Promise<void>;
+  /** enqueueOne adds one job by the system's ordinary single-job call. */
+  enqueueOne(seq: number): Promise<void>;
+  /** clear removes finished jobs left from an earlier run. */
+  clear(): Promise<void>;
+  /** done counts finished jobs of the current queue. */
+  done(expected: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** openGraphile installs graphile-worker's schema and opens WorkerUtils. */
+export async function openGraphile(url: string): Promise<Peer> {
+  const utils: WorkerUtils = await makeWorkerUtils({ connectionString: url });
+  await utils.migrate();
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  return {
+    async enqueue(count, firstSeq = 0) {
+      for (let start = 0; start < count; start += CHUNK) {
+        const size = Math.min(CHUNK, count - start);
+        await utils.addJobs(
+          Array.from({ length: size }, (_, index) => ({
+            identifier: PEER_TASK,
+            payload: { seq: firstSeq + start + index },
+          })),
+        );
+      }
+    },
+    async enqueueOne(seq) {
+      await utils.addJob(PEER_TASK, { seq });
+    },
+    // graphile-worker deletes a job when it succeeds: nothing is left.
+    async clear() {},
+    async done(expected) {
+      const result = await client.query(
+        "SELECT count(*)::int AS left FROM graphile_worker._private_jobs",
+      );
+      return expected - result.rows[0].left;
+    },
+    async close() {
+      await utils.release();
+      await client.end();
+    },
+  };
+}
+
+/**
+ * openPgBoss installs pg-boss's schema and creates `queue`. Maintenance
+ * and scheduling stay off here and in the workers, so no background work
+ * competes with the measured loop.
+ */
+export async function openPgBoss(url: string, queue: string): Promise<Peer> {
+  const boss = new PgBoss({
+    connectionString: url,
+    supervise: false,
+    schedule: false,
+    max: 4,
+  });
+  boss.on("error", () => undefined);
+  await boss.start();
+  await boss.createQueue(queue);
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  return {
+    async enqueue(count, firstSeq = 0) {
+      for (let start = 0; start < count; start += CHUNK) {
+        const size = Math.min(CHUNK, count - start);
+        await boss.insert(
+          Array.from({ length: size }, (_, index) => ({
+            name: queue,
+            data: { seq: firstSeq + start + index },
+          })),
+        );
+      }
+    },
+    async enqueueOne(seq) {
+      await boss.send(queue, { seq });
+    },
+    async clear() {
+      await client.query("DELETE FROM pgboss.job WHERE name = $1", [queue]);
+    },
+    async done() {
+      const result = await client.query(
+        "SELECT count(*)::int AS done FROM pgboss.job WHERE name = $1 AND state = 'completed'",
+        [queue],
+      );
+      return result.rows[0].done;
+    },
+    async close() {
+      await boss.stop({ graceful: false, wait: true, timeout: 2000 });
+      await client.end();
+    },
+  };
+}
+
+/** PeerWorkerOptions are a peer worker process's command-line options. */
+export interface PeerWorkerOptions {
+  readonly system: "graphile" | "pgboss";
+  readonly url: string;
+  readonly queue?: string;
+  readonly concurrency?: number;
+  readonly localQueue?: number;
+  readonly batchSize?: number;
+  readonly pollMs?: number;
+  readonly reportStarts?: boolean;
+}
+
+/** launchPeerWorkers starts `count` peer worker processes. */
+export function launchPeerWorkers(
+  count: number,
+  options: PeerWorkerOptions,
+  onLine: (name: string, line: string) => void,
+): Started[] {
+  const args = [
+    PEER_WORKER,
+    "--system",
+    options.system,
+    "--url",
+    options.url,
+    ...(options.queue ? ["--queue", options.queue] : []),
+    ...(options.concurrency
+      ? ["--concurrency", String(options.concurrency)]
+      : []),
+    ...(options.localQueue
+      ? ["--local-queue", String(options.localQueue)]
+      : []),
+    ...(options.batchSize ? ["--batch-size", String(options.batchSize)] : []),
+    ...(options.pollMs ? ["--poll-ms", String(options.pollMs)] : []),
+    ...(options.reportStarts ? ["--report-starts"] : []),
+  ];
+  return Array.from({ length: count }, (_, index) => {
+    const name = `${options.system}-${index + 1}`;
+    return launchNode({ name, args, onLine: (line) => onLine(name, line) });
+  });
+}

@@ -1,0 +1,217 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  buildNoopTasks,
+  countPending,
+  enqueueAll,
+  launchRunners,
+  resetTaskTables,
+} from "../ours";
+import { awaitExits, describeExit } from "../processes";
+import { connectTo, DataSourceLike, product } from "../product";
+import type { Section, SectionContext, SectionReport } from "../section";
+import { epochMs, percentile, rate, round } from "../stats";
+import type { Table } from "../table";
+
+const DATABASE = "bench_growth";
+const PENDING_TASKS = 1000;
+const CLAIM_TRIALS = 200;
+const CLAIM_LIMITS = [1, 100];
+const SUSTAINED_RUNNERS = 4;
+const SUSTAINED_BATCH = 100;
+/** Finished rows per INSERT, so 10 million are not one statement. */
+const SEED_CHUNK = 1_000_000;
+
+interface ClaimLatency {
+  readonly finishedRows: number;
+  readonly limit: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+}
+
+interface Sustained {
+  readonly tasks: number;
+  readonly seconds: number;
+  readonly tasksPerSecond: number;
+  readonly liveRows: number;
+  readonly deadRows: number;
+  readonly totalBytes: number;
+  readonly autovacuums: number;
+  readonly problems: readonly string[];
+}
+
+/**
+ * growth times the claim query, DataLayer/claim.ts inside a REPEATABLE
+ * READ transaction as the runner runs it, with many finished rows in the
+ * task table beneath 1,000 pending ones; then drains a long queue with 4
+ * runners and reports the table's size and dead rows after. Finished rows
+ * are inserted directly with generate_series.
+ */
+export const growthSection: Section = {
+  name: "growth",
+  fullOnly: true,
+  async run(context: SectionContext): Promise<SectionReport> {
+    const url = await context.server.freshDatabase(DATABASE);
+    const dataSource = await connectTo(url);
+    const claims: ClaimLatency[] = [];
+    let sustained: Sustained;
+    try {
+      await product().migrate(dataSource);
+      for (const finishedRows of context.plan.growthFinishedRows) {
+        context.progress(
+          `Growth: claim latency over ${finishedRows} finished rows`,
+        );
+        await seedFinishedRows(dataSource, finishedRows);
+        for (const limit of CLAIM_LIMITS)
+          claims.push(await timeClaims(dataSource, finishedRows, limit));
+      }
+      context.progress(
+        `Growth: sustained run of ${context.plan.sustainedTasks} tasks`,
+      );
+      sustained = await sustainedRun(
+        url,
+        dataSource,
+        context.plan.sustainedTasks,
+      );
+    } finally {
+      await dataSource.destroy();
+      await context.server.dropDatabase(DATABASE);
+    }
+    return { data: { claims, sustained }, tables: tablesOf(claims, sustained) };
+  },
+};
+
+async function seedFinishedRows(
+  dataSource: DataSourceLike,
+  rows: number,
+): Promise<void> {
+  await resetTaskTables(dataSource);
+  for (let start = 0; start < rows; start += SEED_CHUNK) {
+    await dataSource.query(
+      `INSERT INTO blog.batchjob
+         (classname, contractname, contractjson, status, startedat, stoppedat, runnerid)
+       SELECT 'BenchNoopTask', 'BenchNoopContract', '{"Seq":' || g || '}', 1,
+              now(), now(), 'seed'
+       FROM generate_series($1::int, $2::int) AS g`,
+      [start, Math.min(rows, start + SEED_CHUNK) - 1],
+    );
+  }
+  await enqueueAll(dataSource, buildNoopTasks(PENDING_TASKS, rows));
+  await dataSource.query("VACUUM ANALYZE blog.batchjob");
+}
+
+/** timeClaims claims and rolls back, so every trial sees the same rows. */
+async function timeClaims(
+  dataSource: DataSourceLike,
+  finishedRows: number,
+  limit: number,
+): Promise<ClaimLatency> {
+  const { claimPendingTasks } = product();
+  const times: number[] = [];
+  const queryRunner = dataSource.createQueryRunner();
+  await queryRunner.connect();
+  try {
+    for (let trial = 0; trial < CLAIM_TRIALS; trial += 1) {
+      await queryRunner.startTransaction("REPEATABLE READ");
+      const started = epochMs();
+      await claimPendingTasks(queryRunner.manager, limit);
+      times.push(epochMs() - started);
+      await queryRunner.rollbackTransaction();
+    }
+  } finally {
+    await queryRunner.release();
+  }
+  return {
+    finishedRows,
+    limit,
+    p50Ms: round(percentile(times, 50), 2),
+    p95Ms: round(percentile(times, 95), 2),
+  };
+}
+
+async function sustainedRun(
+  url: string,
+  dataSource: DataSourceLike,
+  tasks: number,
+): Promise<Sustained> {
+  await resetTaskTables(dataSource);
+  for (let start = 0; start < tasks; start += 100_000) {
+    await enqueueAll(
+      dataSource,
+      buildNoopTasks(Math.min(100_000, tasks - start), start),
+    );
+  }
+  await dataSource.query("ANALYZE blog.batchjob");
+
+  const runners = launchRunners(url, SUSTAINED_RUNNERS, [
+    "--until-empty",
+    "--batch-size",
+    String(SUSTAINED_BATCH),
+  ]);
+  const launched = Math.min(...runners.map((process) => process.launchedAt));
+  const exits = await awaitExits(runners, 60_000 + tasks * 10);
+  const seconds = (epochMs() - launched) / 1000;
+  const pending = await countPending(dataSource);
+
+  // Statistics reach pg_stat_user_tables shortly after the backends exit.
+  await sleep(1500);
+  const [row] = await dataSource.query(
+    `SELECT n_live_tup::bigint AS live, n_dead_tup::bigint AS dead,
+            autovacuum_count::int AS autovacuums,
+            pg_total_relation_size('blog.batchjob')::bigint AS bytes
+     FROM pg_stat_user_tables WHERE schemaname = 'blog' AND relname = 'batchjob'`,
+  );
+  const problems = exits.filter((exit) => exit.code !== 0).map(describeExit);
+  if (pending > 0) problems.push(`${pending} tasks still pending`);
+  return {
+    tasks,
+    seconds: round(seconds, 1),
+    tasksPerSecond: round(rate(tasks, seconds * 1000)),
+    liveRows: Number(row.live),
+    deadRows: Number(row.dead),
+    totalBytes: Number(row.bytes),
+    autovacuums: row.autovacuums,
+    problems,
+  };
+}
+
+function tablesOf(
+  claims: readonly ClaimLatency[],
+  sustained: Sustained,
+): Table[] {
+  return [
+    {
+      title: `Claim latency with finished rows beneath ${PENDING_TASKS} pending (${CLAIM_TRIALS} claims each, ms)`,
+      columns: ["finished rows", "limit", "p50", "p95"],
+      rows: claims.map((claim) => [
+        claim.finishedRows,
+        claim.limit,
+        claim.p50Ms,
+        claim.p95Ms,
+      ]),
+    },
+    {
+      title: `Task table after a sustained run (${SUSTAINED_RUNNERS} runners, batch ${SUSTAINED_BATCH})`,
+      columns: [
+        "tasks",
+        "seconds",
+        "tasks/s",
+        "live rows",
+        "dead rows",
+        "MiB",
+        "autovacuums",
+      ],
+      rows: [
+        [
+          sustained.tasks,
+          sustained.seconds,
+          sustained.tasksPerSecond,
+          sustained.liveRows,
+          sustained.deadRows,
+          round(sustained.totalBytes / 2 ** 20, 1),
+          sustained.autovacuums,
+        ],
+      ],
+      notes: sustained.problems,
+    },
+  ];
+}
