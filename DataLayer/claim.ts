@@ -37,7 +37,10 @@ function claimQuery(
     .createQueryBuilder(BatchJob, "job")
     .where("job.status = :pending", { pending: TaskStatus.Pending })
     .andWhere("(job.notBefore IS NULL OR job.notBefore <= now())");
-  if (from !== undefined) query.andWhere(`job.id ${side} :from`, { from });
+  if (from !== undefined) {
+    const bound = side === ">=" ? "job.id >= :from" : "job.id < :from";
+    query.andWhere(bound, { from });
+  }
   return query
     .orderBy("job.id", "ASC")
     .limit(limit)

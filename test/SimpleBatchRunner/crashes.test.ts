@@ -303,12 +303,12 @@ describe("runner processes that crash, freeze or are stopped", function () {
       const spent = attempts.get(task.id);
       expect(spent, `attempts of ${task.id}`).to.be.at.least(1);
     }
-    // Each lost task had its attempt counted by the runner killed with it.
+    // The runner killed with its tasks counted an attempt for at least one
+    // of them: the task it was running. Tasks it had claimed only to give
+    // back, because it ran a task claimed before on its own, were refunded.
     for (const kill of kills) {
-      for (const task of await lostTasks(kill)) {
-        const spent = attempts.get(task.id);
-        expect(spent, `attempts of ${task.id}`).to.be.at.least(2);
-      }
+      const spent = (await lostTasks(kill)).map((task) => attempts.get(task.id) ?? 0);
+      expect(Math.max(...spent), `attempts of ${kill.taskIds.join(", ")}`).to.be.at.least(2);
     }
   });
 
