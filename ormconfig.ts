@@ -184,7 +184,8 @@ function settingsFromUrl(url: string): DatabaseSettings {
     port: parsePort(parsed.port || "5432", "DATABASE_URL port"),
     user: decodeURIComponent(parsed.username) || "postgres",
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, "")) || "postgres",
+    database:
+      decodeURIComponent(parsed.pathname.replace(/^\//, "")) || "postgres",
     url,
   };
 }

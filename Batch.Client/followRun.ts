@@ -34,15 +34,24 @@ export async function followRun(
   for (;;) {
     const counts = await countTasks(dataSource);
     const finished = counts.pending === 0 || ended || options.signal?.aborted;
-    const line = formatProgress(counts, counts.done + counts.failed - first.done - first.failed, Date.now() - started);
+    const line = formatProgress(
+      counts,
+      counts.done + counts.failed - first.done - first.failed,
+      Date.now() - started,
+    );
     if (options.out.isTTY) {
       options.out.write(`\r${line}\x1b[K${finished ? "\n" : ""}`);
-    } else if (finished || Date.now() - lastLine >= (options.lineEveryMs ?? 5000)) {
+    } else if (
+      finished ||
+      Date.now() - lastLine >= (options.lineEveryMs ?? 5000)
+    ) {
       options.out.write(`${line}\n`);
       lastLine = Date.now();
     }
     if (finished) return counts;
-    await sleep(interval, undefined, { signal: options.signal }).catch(() => undefined);
+    await sleep(interval, undefined, { signal: options.signal }).catch(
+      () => undefined,
+    );
   }
 }
 

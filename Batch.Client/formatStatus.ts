@@ -41,10 +41,7 @@ function formatCounts(status: Status): string[] {
   ];
 }
 
-function formatRunners(
-  runners: readonly LiveRunner[],
-  now: Date,
-): string[] {
+function formatRunners(runners: readonly LiveRunner[], now: Date): string[] {
   if (runners.length === 0) return ["No live runners."];
   const header = ["RUNNER", "HOST", "PID", "IN HAND", "DONE", "FAILED", "SEEN"];
   const rows = runners.map((runner) => [

@@ -3,7 +3,10 @@ import { parseCommandLine, runCommand } from "../Contracts/commandLine";
 import { createConsoleLogger, parseLogLevel } from "../Contracts/consoleLogger";
 import { connect } from "../DataLayer/connect";
 import { migrate } from "../DataLayer/migrate";
-import { loadSample, purchasingTablesExist } from "../DataLayer/sample/loadSample";
+import {
+  loadSample,
+  purchasingTablesExist,
+} from "../DataLayer/sample/loadSample";
 import { describeDatabase, readDatabaseSettings } from "../ormconfig";
 import { taskRegistry } from "../SimpleBatchRunner/tasks";
 import { followRun } from "./followRun";
@@ -35,15 +38,24 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const log = createConsoleLogger({ level: parseLogLevel(process.env.LOG_LEVEL) });
+  const log = createConsoleLogger({
+    level: parseLogLevel(process.env.LOG_LEVEL),
+  });
   const settings = readDatabaseSettings();
-  const dataSource = await connect(settings, { applicationName: "batch-client" });
+  const dataSource = await connect(settings, {
+    applicationName: "batch-client",
+  });
   try {
     console.log(`Database: ${describeDatabase(settings)}`);
-    for (const name of await migrate(dataSource)) console.log(`Applied migration ${name}`);
+    for (const name of await migrate(dataSource))
+      console.log(`Applied migration ${name}`);
 
     if (args["with-sample"] && !(await purchasingTablesExist(dataSource))) {
-      const loaded = await loadSample(dataSource, { kind: "generated", seed: 1, scale: 1 }, log);
+      const loaded = await loadSample(
+        dataSource,
+        { kind: "generated", seed: 1, scale: 1 },
+        log,
+      );
       console.log(`Loaded the generated sample: ${JSON.stringify(loaded)}`);
     }
 

@@ -36,7 +36,9 @@ export function buildVendorTasks(
   return vendorIds.map((vendorId) => {
     const serialized = registry.serialize(SummedSalesContract.of(vendorId));
     if (serialized.contractName !== contractName) {
-      throw new TypeError(`${VENDOR_TASK} does not take ${serialized.contractName}`);
+      throw new TypeError(
+        `${VENDOR_TASK} does not take ${serialized.contractName}`,
+      );
     }
     return { className: VENDOR_TASK, ...serialized };
   });
@@ -66,7 +68,9 @@ export async function queueVendorJob(
 
 async function readVendorIds(manager: EntityManager): Promise<number[]> {
   const table = manager.connection.getMetadata(Vendor).tablePath;
-  const [{ found }] = await manager.query("SELECT to_regclass($1) AS found", [table]);
+  const [{ found }] = await manager.query("SELECT to_regclass($1) AS found", [
+    table,
+  ]);
   if (found === null) throw new VendorTableMissingError(table);
 
   const rows = await manager

@@ -11,7 +11,11 @@ export interface RunReport {
   readonly counts: TaskCounts;
   readonly vendors: readonly VendorLine[];
   readonly runners: readonly { runnerId: string; tasks: number }[];
-  readonly failures: readonly { taskId: string; className: string; error: string }[];
+  readonly failures: readonly {
+    taskId: string;
+    className: string;
+    error: string;
+  }[];
   /** From the first task's start to the last task's stop; 0 if none ran. */
   readonly wallTimeMs: number;
   /** Attempts beyond each task's first: retries and crashed runners. */
@@ -27,11 +31,18 @@ export interface VendorLine {
 }
 
 /** readRunReport gathers the report from the task and result tables. */
-export async function readRunReport(dataSource: DataSource): Promise<RunReport> {
+export async function readRunReport(
+  dataSource: DataSource,
+): Promise<RunReport> {
   const counts = await countTasks(dataSource);
   const vendors = await dataSource
     .createQueryBuilder(SummedSalesResult, "result")
-    .select(["result.vendorId", "result.total", "result.items", "result.runnerId"])
+    .select([
+      "result.vendorId",
+      "result.total",
+      "result.items",
+      "result.runnerId",
+    ])
     .orderBy("result.vendorId", "ASC")
     .getMany();
 

@@ -18,7 +18,9 @@ export interface VendorJobCheck {
  * aggregate query, the single-machine answer, and checks that the runners
  * stored exactly one equal result for each vendor.
  */
-export async function verifyVendorJob(dataSource: DataSource): Promise<VendorJobCheck> {
+export async function verifyVendorJob(
+  dataSource: DataSource,
+): Promise<VendorJobCheck> {
   const m = dataSource.manager;
   const rows: {
     vendorid: number;
@@ -58,7 +60,10 @@ export async function verifyVendorJob(dataSource: DataSource): Promise<VendorJob
     if (row.results !== 1) {
       return [`Vendor ${row.vendorid} has ${row.results} results, expected 1`];
     }
-    if (!sameDecimal(row.total, row.expected_total) || row.items !== row.expected_items) {
+    if (
+      !sameDecimal(row.total, row.expected_total) ||
+      row.items !== row.expected_items
+    ) {
       return [
         `Vendor ${row.vendorid}: got total ${row.total} and ${row.items} items, ` +
           `expected ${row.expected_total} and ${row.expected_items}`,
@@ -66,7 +71,11 @@ export async function verifyVendorJob(dataSource: DataSource): Promise<VendorJob
     }
     return [];
   });
-  return { vendors: rows.length, matching: rows.length - problems.length, problems };
+  return {
+    vendors: rows.length,
+    matching: rows.length - problems.length,
+    problems,
+  };
 }
 
 /** sameDecimal compares decimal strings by value: "0" equals "0.0000". */

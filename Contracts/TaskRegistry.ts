@@ -102,7 +102,11 @@ export class TaskRegistry {
   resolve(className: string, contractName: string, json: string): ResolvedTask {
     const entry = this.entryFor(className);
     if (entry.contractName !== contractName) {
-      throw new ContractMismatchError(className, contractName, entry.contractName);
+      throw new ContractMismatchError(
+        className,
+        contractName,
+        entry.contractName,
+      );
     }
     const contract = this.parseContract(contractName, json);
     return { task: new entry.taskClass(), contract };
@@ -127,12 +131,19 @@ export class TaskRegistry {
     try {
       plain = JSON.parse(json);
     } catch (error) {
-      throw new ContractParseError(contractName, "contract JSON does not parse", {
-        cause: error,
-      });
+      throw new ContractParseError(
+        contractName,
+        "contract JSON does not parse",
+        {
+          cause: error,
+        },
+      );
     }
     if (typeof plain !== "object" || plain === null || Array.isArray(plain)) {
-      throw new ContractParseError(contractName, "contract JSON is not an object");
+      throw new ContractParseError(
+        contractName,
+        "contract JSON is not an object",
+      );
     }
 
     const contract = plainToInstance(contractClass, plain);
@@ -154,7 +165,10 @@ export class TaskRegistry {
       throw new ContractNotRegisteredError(contractClass.name);
     }
     this.validate(contractName, contract);
-    return { contractName, contractJson: JSON.stringify(instanceToPlain(contract)) };
+    return {
+      contractName,
+      contractJson: JSON.stringify(instanceToPlain(contract)),
+    };
   }
 
   private entryFor(className: string): TaskEntry {
@@ -170,7 +184,10 @@ export class TaskRegistry {
       forbidUnknownValues: true,
     });
     if (errors.length > 0) {
-      throw new ContractInvalidError(contractName, errors.flatMap(describeProblem));
+      throw new ContractInvalidError(
+        contractName,
+        errors.flatMap(describeProblem),
+      );
     }
   }
 }

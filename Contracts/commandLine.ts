@@ -10,13 +10,16 @@ export class UsageError extends BatchError {}
  *
  * @throws {UsageError} with the parser's reason.
  */
-export function parseCommandLine<T extends NonNullable<ParseArgsConfig["options"]>>(
-  argv: readonly string[],
-  options: T,
-) {
+export function parseCommandLine<
+  T extends NonNullable<ParseArgsConfig["options"]>,
+>(argv: readonly string[], options: T) {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false })
-      .values;
+    return parseArgs({
+      args: [...argv],
+      options,
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     throw new UsageError(toError(error).message);
   }
@@ -46,7 +49,10 @@ export function numberOption(
  * exits 1, or 2 for a usage error with the usage text; anything else is a
  * bug and keeps its stack.
  */
-export function runCommand(main: () => Promise<number | void>, usage: string): void {
+export function runCommand(
+  main: () => Promise<number | void>,
+  usage: string,
+): void {
   main().then(
     (code) => {
       process.exitCode = code ?? 0;

@@ -44,7 +44,9 @@ export function parseLogLevel(text: string | undefined): LogLevel {
  * not lost in a buffer. An Error in a field is written as its one-line
  * description.
  */
-export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
+export function createConsoleLogger(
+  options: ConsoleLoggerOptions = {},
+): Logger {
   const stream = options.stream ?? process.stderr;
   const format = options.format ?? (stream.isTTY ? "pretty" : "json");
   const destination =

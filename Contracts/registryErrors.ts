@@ -13,7 +13,9 @@ export class TaskNotRegisteredError extends NonRetryableError {
 /** ContractNotRegisteredError: no contract class has this name. */
 export class ContractNotRegisteredError extends NonRetryableError {
   constructor(readonly contractName: string) {
-    super(`Cannot read contract: contract name "${contractName}" is not registered`);
+    super(
+      `Cannot read contract: contract name "${contractName}" is not registered`,
+    );
   }
 }
 

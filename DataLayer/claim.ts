@@ -67,7 +67,8 @@ export async function pendingIdRange(
     .select("min(job.id)::text", "lowest")
     .addSelect("max(job.id)::text", "highest")
     .where("job.status = :pending", { pending: TaskStatus.Pending })
-    .getRawOne()) as { lowest: string | null; highest: string | null } | undefined;
+    .getRawOne()) as
+    { lowest: string | null; highest: string | null } | undefined;
   if (row?.lowest == null || row.highest == null) return undefined;
   return { lowest: BigInt(row.lowest), highest: BigInt(row.highest) };
 }

@@ -64,6 +64,8 @@ export async function requireTaskTable(
   settings: DatabaseSettings,
 ): Promise<void> {
   const table = dataSource.getMetadata(BatchJob).tablePath;
-  const [row] = await dataSource.query("SELECT to_regclass($1) AS found", [table]);
+  const [row] = await dataSource.query("SELECT to_regclass($1) AS found", [
+    table,
+  ]);
   if (row?.found === null) throw new SchemaMissingError(settings);
 }

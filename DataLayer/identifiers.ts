@@ -22,7 +22,9 @@ export function columnOf<E extends ObjectLiteral>(
   const metadata = manager.connection.getMetadata(entity);
   const column = metadata.findColumnWithPropertyName(property);
   if (column === undefined) {
-    throw new TypeError(`${metadata.name} has no column for property ${property}`);
+    throw new TypeError(
+      `${metadata.name} has no column for property ${property}`,
+    );
   }
   return quote(column.databaseName);
 }

@@ -30,7 +30,9 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
 }
 
 /** revertLastMigration undoes the newest applied migration, if any. */
-export async function revertLastMigration(dataSource: DataSource): Promise<void> {
+export async function revertLastMigration(
+  dataSource: DataSource,
+): Promise<void> {
   await withMigrationLock(dataSource, async () => {
     // Without a history there is nothing to undo, and TypeORM would try to
     // create the history table in a schema that does not exist.

@@ -18,7 +18,9 @@ async function main(): Promise<number> {
     throw new UsageError(`Unknown migration action "${action ?? ""}"`);
   }
   const settings = readDatabaseSettings();
-  const dataSource = await connect(settings, { applicationName: "batch-migrations" });
+  const dataSource = await connect(settings, {
+    applicationName: "batch-migrations",
+  });
   try {
     console.log(`Database: ${describeDatabase(settings)}`);
     if (action === "run") {
@@ -29,7 +31,9 @@ async function main(): Promise<number> {
       const before = await listMigrations(dataSource);
       await revertLastMigration(dataSource);
       const reverted = before.filter((m) => m.applied).pop();
-      console.log(reverted ? `Reverted ${reverted.name}` : "No migration to revert.");
+      console.log(
+        reverted ? `Reverted ${reverted.name}` : "No migration to revert.",
+      );
     } else {
       for (const migration of await listMigrations(dataSource)) {
         console.log(`[${migration.applied ? "X" : " "}] ${migration.name}`);

@@ -61,7 +61,9 @@ export function listenForQueued(
       // Tasks queued while the connection was down were not announced.
       onQueued();
     } catch (error) {
-      log.debug("Cannot listen for queued tasks", { error: describeError(error) });
+      log.debug("Cannot listen for queued tasks", {
+        error: describeError(error),
+      });
       await next.end().catch(() => undefined);
       if (!closed) void reopen();
     }
@@ -69,7 +71,10 @@ export function listenForQueued(
   const reopen = async (): Promise<void> => {
     failures += 1;
     await new Promise((resolve) =>
-      setTimeout(resolve, Math.min(RECONNECT_MAX_MS, 100 * 2 ** failures)).unref(),
+      setTimeout(
+        resolve,
+        Math.min(RECONNECT_MAX_MS, 100 * 2 ** failures),
+      ).unref(),
     );
     await open();
   };
@@ -85,7 +90,10 @@ export function listenForQueued(
 
 function clientConfig(settings: DatabaseSettings) {
   if (settings.url !== undefined) {
-    return { connectionString: settings.url, application_name: "batch-listener" };
+    return {
+      connectionString: settings.url,
+      application_name: "batch-listener",
+    };
   }
   return {
     host: settings.host,

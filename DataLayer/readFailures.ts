@@ -45,9 +45,10 @@ export const MAX_FAILURES_LIMIT = 10_000;
  * @throws {RangeError} when `limit` is not an integer from 1 to 10,000 or
  *   an id is not a positive integer.
  */
-export function validateReadFailuresOptions(
-  options: ReadFailuresOptions,
-): { limit: number; ids: string[] | undefined } {
+export function validateReadFailuresOptions(options: ReadFailuresOptions): {
+  limit: number;
+  ids: string[] | undefined;
+} {
   const limit = options.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FAILURES_LIMIT) {
     throw new RangeError(

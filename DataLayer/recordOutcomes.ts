@@ -59,6 +59,9 @@ export async function recordOutcomes(
   ])) as [unknown, number];
 
   if (affected !== outcomes.length) {
-    throw new ClaimLostError(outcomes.map((outcome) => outcome.id), affected);
+    throw new ClaimLostError(
+      outcomes.map((outcome) => outcome.id),
+      affected,
+    );
   }
 }

@@ -9,8 +9,7 @@ import { TaskStatus } from "./TaskStatus";
 
 /** RequeueSelection names the failed tasks to requeue: all, or these ids. */
 export type RequeueSelection =
-  | { readonly all: true }
-  | { readonly ids: readonly string[] };
+  { readonly all: true } | { readonly ids: readonly string[] };
 
 /**
  * RequeueRefusedError: some of the tasks named for requeueing do not exist
@@ -75,10 +74,7 @@ async function refuseUnlessFailed(
     .createQueryBuilder(BatchJob, "job")
     .select("job.id", "id")
     .addSelect("job.status", "status")
-    .addSelect(
-      "job.lastError IS NOT NULL AND job.notBefore > now()",
-      "waiting",
-    )
+    .addSelect("job.lastError IS NOT NULL AND job.notBefore > now()", "waiting")
     .where("job.id IN (:...ids)", { ids })
     .getRawMany<{ id: string; status: TaskStatus; waiting: boolean }>();
 

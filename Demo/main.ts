@@ -5,12 +5,22 @@ import { verifyVendorJob } from "../Batch.Client/verifyVendorJob";
 import { followRun, formatDuration } from "../Batch.Client/followRun";
 import { queueVendorJob } from "../Batch.Client/queueVendorJob";
 import { formatRunReport, readRunReport } from "../Batch.Client/runReport";
-import { numberOption, parseCommandLine, runCommand } from "../Contracts/commandLine";
+import {
+  numberOption,
+  parseCommandLine,
+  runCommand,
+} from "../Contracts/commandLine";
 import { createConsoleLogger } from "../Contracts/consoleLogger";
 import { connect } from "../DataLayer/connect";
-import { defaultDataDir, EmbeddedDatabase } from "../DataLayer/embedded/EmbeddedDatabase";
+import {
+  defaultDataDir,
+  EmbeddedDatabase,
+} from "../DataLayer/embedded/EmbeddedDatabase";
 import { migrate } from "../DataLayer/migrate";
-import { loadSample, purchasingTablesExist } from "../DataLayer/sample/loadSample";
+import {
+  loadSample,
+  purchasingTablesExist,
+} from "../DataLayer/sample/loadSample";
 import {
   DatabaseSettings,
   describeDatabase,
@@ -54,7 +64,9 @@ async function main(): Promise<number> {
   }
   const runners = numberOption("runners", args.runners) ?? 20;
   if (!Number.isInteger(runners) || runners < 1 || runners > 200) {
-    throw new RangeError(`Cannot start the demo: --runners must be from 1 to 200, got ${runners}`);
+    throw new RangeError(
+      `Cannot start the demo: --runners must be from 1 to 200, got ${runners}`,
+    );
   }
   const runnerOptions = validateRunnerOptions({
     holdMs: numberOption("hold-ms", args["hold-ms"]) ?? 250,
@@ -64,18 +76,27 @@ async function main(): Promise<number> {
   const scale = numberOption("scale", args.scale) ?? 1;
   const root = findCheckoutRoot(__dirname);
 
-  const embedded = isDatabaseConfigured() ? undefined : await startEmbedded(root);
+  const embedded = isDatabaseConfigured()
+    ? undefined
+    : await startEmbedded(root);
   const stopEmbedded = () => embedded?.stop();
-  process.once("SIGINT", () => void stopEmbedded()?.finally(() => process.exit(130)));
+  process.once(
+    "SIGINT",
+    () => void stopEmbedded()?.finally(() => process.exit(130)),
+  );
   try {
     const url = embedded?.urlFor(DATABASE_NAME);
-    const settings = readDatabaseSettings(url ? { DATABASE_URL: url } : process.env);
+    const settings = readDatabaseSettings(
+      url ? { DATABASE_URL: url } : process.env,
+    );
     return await runDemo(root, settings, {
       runners,
       runnerArgs: [
         "--until-empty",
-        "--hold-ms", String(runnerOptions.holdMs),
-        "--batch-size", String(runnerOptions.batchSize),
+        "--hold-ms",
+        String(runnerOptions.holdMs),
+        "--batch-size",
+        String(runnerOptions.batchSize),
       ],
       sampleDir: args["sample-dir"],
       scale,
@@ -92,7 +113,11 @@ interface DemoPlan {
   readonly scale: number;
 }
 
-async function runDemo(root: string, settings: DatabaseSettings, plan: DemoPlan): Promise<number> {
+async function runDemo(
+  root: string,
+  settings: DatabaseSettings,
+  plan: DemoPlan,
+): Promise<number> {
   const log = createConsoleLogger({ level: "warn" });
   const dataSource = await connect(settings, { applicationName: "batch-demo" });
   try {
@@ -120,7 +145,9 @@ async function runDemo(root: string, settings: DatabaseSettings, plan: DemoPlan)
     console.log(`\n${formatRunReport(await readRunReport(dataSource))}`);
     const crashed = exits.filter((exit) => exit.code !== 0);
     for (const exit of crashed) {
-      console.log(`Runner ${exit.runnerId} exited with ${exit.signal ?? `code ${exit.code}`}`);
+      console.log(
+        `Runner ${exit.runnerId} exited with ${exit.signal ?? `code ${exit.code}`}`,
+      );
     }
     const check = await verifyVendorJob(dataSource);
     console.log(
@@ -152,7 +179,9 @@ async function loadSampleIfAbsent(
 
 async function startEmbedded(root: string): Promise<EmbeddedDatabase> {
   const dataDir = defaultDataDir(root);
-  console.log(`No database configured: starting embedded PostgreSQL in ${dataDir}`);
+  console.log(
+    `No database configured: starting embedded PostgreSQL in ${dataDir}`,
+  );
   const database = await EmbeddedDatabase.start({ dataDir });
   await database.createDatabase(DATABASE_NAME);
   return database;

@@ -32,23 +32,30 @@ export function startRunnerProcesses(options: RunnerProcessOptions): {
   exited: Promise<RunnerExit[]>;
 } {
   const entry = path.join(options.root, "dist", "SimpleBatchRunner", "main.js");
-  const width = String(options.count).length < 2 ? 2 : String(options.count).length;
+  const width =
+    String(options.count).length < 2 ? 2 : String(options.count).length;
   const processes: ChildProcess[] = [];
   const exits: Promise<RunnerExit>[] = [];
 
   for (let index = 1; index <= options.count; index += 1) {
     const runnerId = `runner-${String(index).padStart(width, "0")}`;
-    const child = spawn(process.execPath, [entry, ...options.args, "--id", runnerId], {
-      env: options.env,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [entry, ...options.args, "--id", runnerId],
+      {
+        env: options.env,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     readline
       .createInterface({ input: child.stdout! })
       .on("line", (line) => options.onLine(runnerId, line));
     processes.push(child);
     exits.push(
       new Promise((resolve) =>
-        child.once("exit", (code, signal) => resolve({ runnerId, code, signal })),
+        child.once("exit", (code, signal) =>
+          resolve({ runnerId, code, signal }),
+        ),
       ),
     );
   }

@@ -262,7 +262,9 @@ export class BatchRunner {
   private async waitForRetries(): Promise<boolean> {
     const waitMs = await msUntilNextRetry(this.side.manager);
     if (waitMs === undefined) return false;
-    await this.pause(Math.min(Math.max(waitMs, 10), this.options.pollIntervalMs));
+    await this.pause(
+      Math.min(Math.max(waitMs, 10), this.options.pollIntervalMs),
+    );
     return true;
   }
 
@@ -273,8 +275,13 @@ export class BatchRunner {
       return;
     }
     this.idleWake = new AbortController();
-    const signal = AbortSignal.any([this.stopping.signal, this.idleWake.signal]);
-    await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(() => undefined);
+    const signal = AbortSignal.any([
+      this.stopping.signal,
+      this.idleWake.signal,
+    ]);
+    await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(
+      () => undefined,
+    );
     this.idleWake = undefined;
     this.wakeRequested = false;
   }
@@ -289,9 +296,14 @@ export class BatchRunner {
       await queryRunner.connect();
       await queryRunner.startTransaction(this.options.isolation);
       const claimStarted = performance.now();
-      jobs = await this.claim(queryRunner.manager, this.options.batchSize, from);
+      jobs = await this.claim(
+        queryRunner.manager,
+        this.options.batchSize,
+        from,
+      );
       this.metrics.claimed((performance.now() - claimStarted) / 1000);
-      if (jobs.length < this.options.batchSize) this.roundsSinceRange = Infinity;
+      if (jobs.length < this.options.batchSize)
+        this.roundsSinceRange = Infinity;
       this.counters.rounds += 1;
       if (jobs.length === 0) {
         await queryRunner.commitTransaction();
@@ -343,16 +355,23 @@ export class BatchRunner {
   }
 
   /** runJobs counts the attempt of each claimed job, then runs them. */
-  private async runJobs(queryRunner: QueryRunner, claimed: BatchJob[]): Promise<Ended[]> {
+  private async runJobs(
+    queryRunner: QueryRunner,
+    claimed: BatchJob[],
+  ): Promise<Ended[]> {
     const ids = claimed.map((job) => job.id);
     const attempts = await countAttempts(this.side, this.options.runnerId, ids);
     const jobs = await this.isolateSuspects(claimed, attempts);
     const ended: Ended[] = [];
-    let statementTimeout: number | undefined;
+    const round = { statementTimeoutMs: undefined as number | undefined };
 
     for (const job of jobs) {
       const attempt = attempts.get(job.id) ?? 1;
-      const log = this.log.child({ taskId: job.id, taskClass: job.className, attempt });
+      const log = this.log.child({
+        taskId: job.id,
+        taskClass: job.className,
+        attempt,
+      });
       if (attempt > job.maxAttempts) {
         ended.push(this.giveUp(job, attempt));
         continue;
@@ -366,12 +385,12 @@ export class BatchRunner {
         runnerId: this.options.runnerId,
         log,
         limitMs,
-        setStatementTimeout: limitMs !== statementTimeout,
+        round,
         shutdown: this.shutdown.signal,
         now: this.now,
       });
-      statementTimeout = limitMs;
-      if (result.kind === "cut-off") throw new RoundGivenBackError("shutdown", ids);
+      if (result.kind === "cut-off")
+        throw new RoundGivenBackError("shutdown", ids);
       if (result.kind === "abandoned") {
         log.warn("Task ignored its abort signal; rolling back its round");
         throw new RoundGivenBackError("abandoned", ids);
@@ -399,8 +418,12 @@ export class BatchRunner {
     const suspect = runnable.find((job) => attemptOf(job) > 1);
     if (suspect === undefined || runnable.length === 1) return claimed;
 
-    const kept = claimed.filter((job) => job === suspect || attemptOf(job) > job.maxAttempts);
-    const givenBack = claimed.filter((job) => !kept.includes(job)).map((job) => job.id);
+    const kept = claimed.filter(
+      (job) => job === suspect || attemptOf(job) > job.maxAttempts,
+    );
+    const givenBack = claimed
+      .filter((job) => !kept.includes(job))
+      .map((job) => job.id);
     await refundAttempts(this.side, givenBack);
     this.log.debug("Running a task claimed before on its own", {
       taskId: suspect.id,
@@ -415,18 +438,35 @@ export class BatchRunner {
     attempt: number,
     result: Extract<TaskResult, { kind: "done" | "threw" }>,
   ): Ended {
-    const times = { id: job.id, startedAt: result.startedAt, stoppedAt: result.stoppedAt };
+    const times = {
+      id: job.id,
+      startedAt: result.startedAt,
+      stoppedAt: result.stoppedAt,
+    };
     if (result.kind === "done") {
-      const outcome = { ...times, status: TaskStatus.Done, error: null, notBefore: null };
+      const outcome = {
+        ...times,
+        status: TaskStatus.Done,
+        error: null,
+        notBefore: null,
+      };
       return { job, outcome, lines: result.lines };
     }
     const error = failureText(result.error);
     if (shouldRetry(result.error, attempt, job.maxAttempts)) {
       const delay = retryDelayMs(this.options, attempt);
       const notBefore = new Date(result.stoppedAt.getTime() + delay);
-      return { job, outcome: { ...times, status: TaskStatus.Pending, error, notBefore }, lines: [] };
+      return {
+        job,
+        outcome: { ...times, status: TaskStatus.Pending, error, notBefore },
+        lines: [],
+      };
     }
-    return { job, outcome: { ...times, status: TaskStatus.Failed, error, notBefore: null }, lines: [] };
+    return {
+      job,
+      outcome: { ...times, status: TaskStatus.Failed, error, notBefore: null },
+      lines: [],
+    };
   }
 
   /**
@@ -436,7 +476,8 @@ export class BatchRunner {
    */
   private giveUp(job: BatchJob, attempt: number): Ended {
     const now = this.now();
-    const previous = job.lastError === null ? "" : `\nLast recorded error: ${job.lastError}`;
+    const previous =
+      job.lastError === null ? "" : `\nLast recorded error: ${job.lastError}`;
     const error =
       `AttemptsExhaustedError: Task ${job.id} was claimed ${attempt} times and may run ` +
       `${job.maxAttempts}; the runners that held it stopped before recording an ` +
@@ -461,16 +502,25 @@ export class BatchRunner {
   private report(ended: readonly Ended[]): void {
     for (const { job, outcome, lines } of ended) {
       const log = this.log.child({ taskId: job.id, taskClass: job.className });
-      const durationMs = outcome.stoppedAt.getTime() - outcome.startedAt.getTime();
+      const durationMs =
+        outcome.stoppedAt.getTime() - outcome.startedAt.getTime();
       const error = outcome.error?.split("\n")[0];
-      this.metrics.taskEnded(job.className, endOf(outcome.status), durationMs / 1000);
+      this.metrics.taskEnded(
+        job.className,
+        endOf(outcome.status),
+        durationMs / 1000,
+      );
       if (outcome.status === TaskStatus.Done) {
         this.counters.tasksDone += 1;
         for (const line of lines) this.deps.print(line);
         log.info("Task done", { durationMs });
       } else if (outcome.status === TaskStatus.Pending) {
         this.counters.tasksRetried += 1;
-        log.info("Task failed, will retry", { durationMs, error, notBefore: outcome.notBefore });
+        log.info("Task failed, will retry", {
+          durationMs,
+          error,
+          notBefore: outcome.notBefore,
+        });
       } else {
         this.counters.tasksFailed += 1;
         log.warn("Task failed for good", { durationMs, error });
@@ -497,7 +547,9 @@ export class BatchRunner {
         stopped,
       });
     } catch (error) {
-      this.log.warn("Cannot write the runner heartbeat", { error: describeError(error) });
+      this.log.warn("Cannot write the runner heartbeat", {
+        error: describeError(error),
+      });
     }
   }
 
@@ -517,10 +569,15 @@ function endOf(status: TaskStatus): TaskEnd {
 function failureText(thrown: unknown): string {
   const error = toError(thrown);
   const text = error.stack ?? `${error.name}: ${error.message}`;
-  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
+  return text.length > MAX_ERROR_TEXT
+    ? `${text.slice(0, MAX_ERROR_TEXT)}…`
+    : text;
 }
 
 function backoff(failuresInARow: number): number {
-  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** failuresInARow);
+  const ceiling = Math.min(
+    BACKOFF_MAX_MS,
+    BACKOFF_BASE_MS * 2 ** failuresInARow,
+  );
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }

@@ -53,7 +53,9 @@ const ISOLATION_NAMES: Readonly<Record<string, RoundIsolation>> = {
  */
 export function parseIsolation(text: string | undefined): RoundIsolation {
   if (text === undefined) return "REPEATABLE READ";
-  const isolation = Object.hasOwn(ISOLATION_NAMES, text) ? ISOLATION_NAMES[text] : undefined;
+  const isolation = Object.hasOwn(ISOLATION_NAMES, text)
+    ? ISOLATION_NAMES[text]
+    : undefined;
   if (isolation === undefined) {
     throw new RangeError(
       `Cannot start runner: isolation must be repeatable-read or read-committed, got "${text}"`,

@@ -81,7 +81,10 @@ async function main(): Promise<number> {
     holdMs: numberOption("hold-ms", args["hold-ms"]),
     pollIntervalMs: numberOption("poll-ms", args["poll-ms"]),
     taskTimeoutMs: numberOption("task-timeout-ms", args["task-timeout-ms"]),
-    shutdownGraceMs: numberOption("shutdown-grace-ms", args["shutdown-grace-ms"]),
+    shutdownGraceMs: numberOption(
+      "shutdown-grace-ms",
+      args["shutdown-grace-ms"],
+    ),
     stallTimeoutMs: numberOption("stall-timeout-ms", args["stall-timeout-ms"]),
     retryBaseMs: numberOption("retry-base-ms", args["retry-base-ms"]),
     retryMaxMs: numberOption("retry-max-ms", args["retry-max-ms"]),
@@ -90,7 +93,9 @@ async function main(): Promise<number> {
     runnerId: args.id,
     isolation: parseIsolation(args.isolation),
   });
-  const log = createConsoleLogger({ level: parseLogLevel(process.env.LOG_LEVEL) });
+  const log = createConsoleLogger({
+    level: parseLogLevel(process.env.LOG_LEVEL),
+  });
   // First, so that a supervisor stopping a runner that is still starting
   // gets a clean exit 0 rather than a death by signal.
   const shutdown = watchShutdownSignals(log);
@@ -157,12 +162,16 @@ async function startMetrics(
   const port = numberOption("metrics-port", args["metrics-port"]);
   if (port === undefined) return undefined;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`Cannot start runner: --metrics-port must be a port, got ${port}`);
+    throw new RangeError(
+      `Cannot start runner: --metrics-port must be a port, got ${port}`,
+    );
   }
   const host = args["metrics-host"] ?? "127.0.0.1";
   const metrics = createPrometheusMetrics(runnerId);
   const server = await serveMetrics(metrics.registry, host, port);
-  log.info("Serving metrics", { url: `http://${host}:${portOf(server)}/metrics` });
+  log.info("Serving metrics", {
+    url: `http://${host}:${portOf(server)}/metrics`,
+  });
   return metrics;
 }
 
@@ -177,7 +186,9 @@ function loadTaskModules(paths: readonly string[]): void {
     try {
       require(resolved);
     } catch (error) {
-      throw new UsageError(`Cannot load task module ${resolved}: ${describeError(error)}`);
+      throw new UsageError(
+        `Cannot load task module ${resolved}: ${describeError(error)}`,
+      );
     }
   }
 }
@@ -198,11 +209,15 @@ function watchShutdownSignals(log: Logger): {
   let stop: (() => void) | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (requested) {
-      log.warn("Second signal, exiting without finishing the round", { signal });
+      log.warn("Second signal, exiting without finishing the round", {
+        signal,
+      });
       process.exit(130);
     }
     requested = true;
-    log.info("Stopping: no more claims, finishing the tasks in hand", { signal });
+    log.info("Stopping: no more claims, finishing the tasks in hand", {
+      signal,
+    });
     stop?.();
   };
   process.on("SIGTERM", onSignal);

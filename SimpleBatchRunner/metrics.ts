@@ -32,8 +32,12 @@ export const noMetrics: RunnerMetrics = {
   tasksInHand: () => undefined,
 };
 
-const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600];
-const CLAIM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
+const DURATION_BUCKETS = [
+  0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600,
+];
+const CLAIM_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1,
+];
 
 /**
  * createPrometheusMetrics keeps a runner's metrics in a prom-client
@@ -48,9 +52,24 @@ export function createPrometheusMetrics(runnerId: string): RunnerMetrics & {
   const registers = [registry];
 
   const ended = {
-    done: new Counter({ name: "batch_tasks_done_total", help: "Tasks done", labelNames: ["task_class"], registers }),
-    failed: new Counter({ name: "batch_tasks_failed_total", help: "Tasks failed for good", labelNames: ["task_class"], registers }),
-    retried: new Counter({ name: "batch_tasks_retried_total", help: "Task attempts that threw and will be retried", labelNames: ["task_class"], registers }),
+    done: new Counter({
+      name: "batch_tasks_done_total",
+      help: "Tasks done",
+      labelNames: ["task_class"],
+      registers,
+    }),
+    failed: new Counter({
+      name: "batch_tasks_failed_total",
+      help: "Tasks failed for good",
+      labelNames: ["task_class"],
+      registers,
+    }),
+    retried: new Counter({
+      name: "batch_tasks_retried_total",
+      help: "Task attempts that threw and will be retried",
+      labelNames: ["task_class"],
+      registers,
+    }),
   };
   const duration = new Histogram({
     name: "batch_task_duration_seconds",
@@ -65,9 +84,21 @@ export function createPrometheusMetrics(runnerId: string): RunnerMetrics & {
     buckets: CLAIM_BUCKETS,
     registers,
   });
-  const retries = new Counter({ name: "batch_serialization_retries_total", help: "Rounds retried after a REPEATABLE READ serialization failure (40001)", registers });
-  const errors = new Counter({ name: "batch_round_errors_total", help: "Rounds lost to a connection or runner failure", registers });
-  const inHand = new Gauge({ name: "batch_tasks_in_hand", help: "Tasks claimed by the round in progress", registers });
+  const retries = new Counter({
+    name: "batch_serialization_retries_total",
+    help: "Rounds retried after a REPEATABLE READ serialization failure (40001)",
+    registers,
+  });
+  const errors = new Counter({
+    name: "batch_round_errors_total",
+    help: "Rounds lost to a connection or runner failure",
+    registers,
+  });
+  const inHand = new Gauge({
+    name: "batch_tasks_in_hand",
+    help: "Tasks claimed by the round in progress",
+    registers,
+  });
 
   return {
     registry,
@@ -97,7 +128,10 @@ export async function serveMetrics(
       return;
     }
     registry.metrics().then(
-      (text) => response.writeHead(200, { "content-type": registry.contentType }).end(text),
+      (text) =>
+        response
+          .writeHead(200, { "content-type": registry.contentType })
+          .end(text),
       (error: unknown) => response.writeHead(500).end(`${String(error)}\n`),
     );
   });

@@ -38,8 +38,8 @@ export interface TaskRun {
   readonly runnerId: string;
   readonly log: Logger;
   readonly limitMs: number;
-  /** False when the round's statement timeout already is `limitMs`. */
-  readonly setStatementTimeout: boolean;
+  /** The round's statement timeout so far; runTask updates it. */
+  readonly round: { statementTimeoutMs: number | undefined };
   /** Aborted when the runner's shutdown grace has run out. */
   readonly shutdown: AbortSignal;
   readonly now: () => Date;
@@ -57,14 +57,7 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   const { queryRunner, job } = run;
   const startedAt = run.now();
   const lines: string[] = [];
-  if (run.setStatementTimeout) {
-    // Before the savepoint, so it lasts the round and later tasks with the
-    // same limit need not set it again.
-    await queryRunner.query("SELECT set_config('statement_timeout', $1, true)", [
-      String(run.limitMs),
-    ]);
-  }
-  await queryRunner.query("SAVEPOINT task");
+  const savepoint = savepointBeforeFirstQuery(run);
 
   const stop = new AbortController();
   const timer = setTimeout(
@@ -76,13 +69,17 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   const cancelQuery = () => void cancelBackend(run);
   stop.signal.addEventListener("abort", cancelQuery);
 
-  const outcome = await settleWithin(execute(run, stop.signal, lines), stop.signal);
+  const outcome = await settleWithin(
+    execute(run, stop.signal, lines),
+    stop.signal,
+  );
   clearTimeout(timer);
   run.shutdown.removeEventListener("abort", onShutdown);
   stop.signal.removeEventListener("abort", cancelQuery);
   const ended = { startedAt, stoppedAt: run.now() };
 
   if (outcome.kind === "pending") return { kind: "abandoned", ...ended };
+  savepoint.restore();
   // A savepoint left unreleased costs nothing: the commit releases them all,
   // and not releasing saves a round trip per task.
   if (!("error" in outcome)) return { kind: "done", lines, ...ended };
@@ -90,7 +87,9 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   if (isSerializationFailure(outcome.error) && !stop.signal.aborted) {
     throw outcome.error;
   }
-  await queryRunner.query("ROLLBACK TO SAVEPOINT task");
+  if (await savepoint.opened()) {
+    await queryRunner.query("ROLLBACK TO SAVEPOINT task");
+  }
   // PostgreSQL's statement_timeout and our timer race to the same limit;
   // whichever wins, the task ran out of time.
   const timedOut =
@@ -99,6 +98,48 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
     ? new TaskTimeoutError(job.id, run.limitMs, { cause: outcome.error })
     : outcome.error;
   return { kind: "threw", error, ...ended };
+}
+
+/**
+ * savepointBeforeFirstQuery opens the task's savepoint, and sets the
+ * round's statement timeout to the task's limit, just before the task's
+ * first query: a task that never queries costs no round trip. The timeout
+ * is set before the savepoint so that it lasts the round, and later tasks
+ * with the same limit need not set it again.
+ */
+function savepointBeforeFirstQuery(run: TaskRun): {
+  opened(): Promise<boolean>;
+  restore(): void;
+} {
+  const { queryRunner, round } = run;
+  const query = queryRunner.query;
+  let opening: Promise<void> | undefined;
+  const open = async () => {
+    if (round.statementTimeoutMs !== run.limitMs) {
+      await query.call(
+        queryRunner,
+        "SELECT set_config('statement_timeout', $1, true)",
+        [String(run.limitMs)],
+      );
+      round.statementTimeoutMs = run.limitMs;
+    }
+    await query.call(queryRunner, "SAVEPOINT task");
+  };
+  queryRunner.query = ((...args: Parameters<QueryRunner["query"]>) => {
+    opening ??= open();
+    return opening.then(() => query.apply(queryRunner, args));
+  }) as QueryRunner["query"];
+
+  return {
+    opened: async () => {
+      if (opening === undefined) return false;
+      await opening;
+      return true;
+    },
+    restore: () => {
+      queryRunner.query = query;
+    },
+  };
 }
 
 async function execute(
@@ -122,14 +163,20 @@ async function execute(
   });
 }
 
-type Settled = { kind: "settled" } | { kind: "settled"; error: unknown } | { kind: "pending" };
+type Settled =
+  | { kind: "settled" }
+  | { kind: "settled"; error: unknown }
+  | { kind: "pending" };
 
 /**
  * settleWithin waits for a task; once `signal` aborts, it waits at most
  * ABANDON_AFTER_MS more, so a task that ignores its signal cannot hold the
  * runner, and its locks, forever.
  */
-function settleWithin(task: Promise<void>, signal: AbortSignal): Promise<Settled> {
+function settleWithin(
+  task: Promise<void>,
+  signal: AbortSignal,
+): Promise<Settled> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const giveUp = () => {
@@ -137,13 +184,15 @@ function settleWithin(task: Promise<void>, signal: AbortSignal): Promise<Settled
     };
     if (signal.aborted) giveUp();
     else signal.addEventListener("abort", giveUp, { once: true });
-    task.then(
-      () => resolve({ kind: "settled" }),
-      (error: unknown) => resolve({ kind: "settled", error }),
-    ).finally(() => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", giveUp);
-    });
+    task
+      .then(
+        () => resolve({ kind: "settled" }),
+        (error: unknown) => resolve({ kind: "settled", error }),
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", giveUp);
+      });
   });
 }
 
@@ -153,11 +202,14 @@ function settleWithin(task: Promise<void>, signal: AbortSignal): Promise<Settled
  * ends now rather than at its statement timeout.
  */
 async function cancelBackend(run: TaskRun): Promise<void> {
-  const connection = (run.queryRunner as { databaseConnection?: { processID?: number } })
-    .databaseConnection;
+  const connection = (
+    run.queryRunner as { databaseConnection?: { processID?: number } }
+  ).databaseConnection;
   if (connection?.processID === undefined) return;
   try {
-    await run.sideDataSource.query("SELECT pg_cancel_backend($1)", [connection.processID]);
+    await run.sideDataSource.query("SELECT pg_cancel_backend($1)", [
+      connection.processID,
+    ]);
   } catch (error) {
     run.log.warn("Cannot cancel the query of a stopped task", { error });
   }

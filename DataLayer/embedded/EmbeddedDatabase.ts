@@ -51,10 +51,15 @@ export class EmbeddedDatabase {
    *
    * @throws {Error} with the server's last log lines when it fails to start.
    */
-  static async start(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  static async start(
+    options: EmbeddedDatabaseOptions,
+  ): Promise<EmbeddedDatabase> {
     const runAs = process.getuid?.() === 0 ? ensureSystemUser() : undefined;
     fs.mkdirSync(path.dirname(options.dataDir), { recursive: true });
-    if (runAs !== undefined && !canTraverse(runAs, path.dirname(options.dataDir))) {
+    if (
+      runAs !== undefined &&
+      !canTraverse(runAs, path.dirname(options.dataDir))
+    ) {
       throw new Error(
         `Cannot start embedded PostgreSQL: user ${SUPERUSER} cannot reach ${options.dataDir}; choose a data folder outside closed folders`,
       );
@@ -104,7 +109,9 @@ export class EmbeddedDatabase {
   async stop(): Promise<void> {
     const server = this.server;
     if (server === undefined) return;
-    const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+    const exited = new Promise<void>((resolve) =>
+      server.once("exit", () => resolve()),
+    );
     server.kill("SIGINT");
     const timer = setTimeout(() => server.kill("SIGKILL"), SHUTDOWN_TIMEOUT_MS);
     await exited;
@@ -126,11 +133,15 @@ export class EmbeddedDatabase {
   private async startServer(): Promise<void> {
     if (this.currentPort === 0) this.currentPort = await findFreePort();
     const args = [
-      "-D", this.options.dataDir,
-      "-p", String(this.currentPort),
-      "-c", "listen_addresses=127.0.0.1",
+      "-D",
+      this.options.dataDir,
+      "-p",
+      String(this.currentPort),
+      "-c",
+      "listen_addresses=127.0.0.1",
       // No Unix socket: its default folder may not exist or be writable.
-      "-c", "unix_socket_directories=",
+      "-c",
+      "unix_socket_directories=",
       ...Object.entries(this.options.settings ?? {}).flatMap(
         ([name, value]) => ["-c", `${name}=${value}`],
       ),
@@ -222,7 +233,9 @@ function ensureSystemUser(): OsUser {
   });
   const created = lookUpUser(SUPERUSER);
   if (created === undefined) {
-    throw new Error(`Cannot start embedded PostgreSQL: failed to create user ${SUPERUSER}`);
+    throw new Error(
+      `Cannot start embedded PostgreSQL: failed to create user ${SUPERUSER}`,
+    );
   }
   return created;
 }
@@ -271,15 +284,22 @@ function initialiseCluster(
         "--encoding=UTF8",
         "--no-locale",
       ],
-      { ...runAs, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_MESSAGES: "C" } },
+      {
+        ...runAs,
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, LC_MESSAGES: "C" },
+      },
     );
   } catch (error) {
     const stderr = String((error as { stderr?: unknown }).stderr ?? "");
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(passwordFile, { force: true });
-    throw new Error(`Cannot initialise embedded PostgreSQL in ${dataDir}: ${stderr.trim()}`, {
-      cause: error,
-    });
+    throw new Error(
+      `Cannot initialise embedded PostgreSQL in ${dataDir}: ${stderr.trim()}`,
+      {
+        cause: error,
+      },
+    );
   }
   return password;
 }
@@ -292,8 +312,10 @@ function findFreePort(): Promise<number> {
     probe.listen(0, "127.0.0.1", () => {
       const address = probe.address();
       probe.close(() => {
-        if (address !== null && typeof address === "object") resolve(address.port);
-        else reject(new Error("Cannot find a free port for embedded PostgreSQL"));
+        if (address !== null && typeof address === "object")
+          resolve(address.port);
+        else
+          reject(new Error("Cannot find a free port for embedded PostgreSQL"));
       });
     });
   });

@@ -4,7 +4,11 @@ import { Column, Entity, PrimaryColumn } from "typeorm";
  * PurchaseOrderDetail maps `purchasing.purchaseorderdetail`, one line of a
  * purchase order, keyed by order and line as in AdventureWorks.
  */
-@Entity({ schema: "purchasing", name: "purchaseorderdetail", synchronize: false })
+@Entity({
+  schema: "purchasing",
+  name: "purchaseorderdetail",
+  synchronize: false,
+})
 export class PurchaseOrderDetail {
   @PrimaryColumn({ name: "purchaseorderid", type: "integer" })
   purchaseOrderId!: number;

@@ -4,7 +4,11 @@ import { Column, Entity, PrimaryColumn } from "typeorm";
  * PurchaseOrderHeader maps `purchasing.purchaseorderheader`. Money columns
  * are numeric and travel as strings so that sums stay exact.
  */
-@Entity({ schema: "purchasing", name: "purchaseorderheader", synchronize: false })
+@Entity({
+  schema: "purchasing",
+  name: "purchaseorderheader",
+  synchronize: false,
+})
 export class PurchaseOrderHeader {
   @PrimaryColumn({ name: "purchaseorderid", type: "integer" })
   purchaseOrderId!: number;

@@ -22,7 +22,9 @@ export class CreateSummedSalesResult1796327930891 implements MigrationInterface 
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`DROP INDEX "blog"."ix_summedsalesresult_vendorid"`);
+    await queryRunner.query(
+      `DROP INDEX "blog"."ix_summedsalesresult_vendorid"`,
+    );
     await queryRunner.query(`DROP TABLE "blog"."summedsalesresult"`);
   }
 }

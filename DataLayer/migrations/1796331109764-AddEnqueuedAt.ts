@@ -14,6 +14,8 @@ export class AddEnqueuedAt1796331109764 implements MigrationInterface {
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`ALTER TABLE "blog"."batchjob" DROP COLUMN "enqueuedat"`);
+    await queryRunner.query(
+      `ALTER TABLE "blog"."batchjob" DROP COLUMN "enqueuedat"`,
+    );
   }
 }

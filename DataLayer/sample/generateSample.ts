@@ -85,8 +85,7 @@ export function generateSample(options: GeneratedSampleOptions): SampleData {
   validateGeneratedOptions(options);
   const generator = new SampleGenerator(options.seed, options.scale);
   return {
-    description:
-      `generated data, seed ${options.seed}, scale ${options.scale}`,
+    description: `generated data, seed ${options.seed}, scale ${options.scale}`,
     vendors: () => generator.vendorChunks(),
     orders: () => generator.orderBatches(),
   };
@@ -109,14 +108,42 @@ const STATUS_WEIGHTS = [225, 12, 86, 3689];
 const QUANTITIES = [3, 3, 3, 60, 60, 120, 550, 550];
 
 const NAME_STARTS = [
-  "Advanced", "Allenson", "American", "Australia", "Capital", "Chicago",
-  "Compete", "Continental", "Custom", "Electronic", "Green Lake",
-  "Integrated", "Litware", "Midwest", "Morgan", "Mountain", "Premier",
-  "Proseware", "Reliance", "Superior", "Trikes", "Vision", "Wide World",
+  "Advanced",
+  "Allenson",
+  "American",
+  "Australia",
+  "Capital",
+  "Chicago",
+  "Compete",
+  "Continental",
+  "Custom",
+  "Electronic",
+  "Green Lake",
+  "Integrated",
+  "Litware",
+  "Midwest",
+  "Morgan",
+  "Mountain",
+  "Premier",
+  "Proseware",
+  "Reliance",
+  "Superior",
+  "Trikes",
+  "Vision",
+  "Wide World",
 ];
 const NAME_ENDS = [
-  "Bike Retailer", "Bicycles", "Bike Works", "Components", "Cycles",
-  "Distributors", "Fitness", "Frames", "Sport", "Sporting Goods", "Supply",
+  "Bike Retailer",
+  "Bicycles",
+  "Bike Works",
+  "Components",
+  "Cycles",
+  "Distributors",
+  "Fitness",
+  "Frames",
+  "Sport",
+  "Sporting Goods",
+  "Supply",
   "Wheels",
 ];
 const NAME_SUFFIXES = ["", "", ", Inc.", " Inc.", " Corp.", " Company"];
@@ -203,8 +230,10 @@ class SampleGenerator {
       `${pick(random, NAME_STARTS)} ${pick(random, NAME_ENDS)}` +
       pick(random, NAME_SUFFIXES);
     const account =
-      name.replace(/[^A-Za-z]/g, "").slice(0, 8).toUpperCase() +
-      String(index + 1).padStart(4, "0");
+      name
+        .replace(/[^A-Za-z]/g, "")
+        .slice(0, 8)
+        .toUpperCase() + String(index + 1).padStart(4, "0");
     const url =
       random() < 0.06 ? `www.${name.split(" ")[0].toLowerCase()}.com/` : null;
     return [
@@ -280,8 +309,7 @@ class SampleGenerator {
     const quantity = pick(random, QUANTITIES);
     const product = randomInt(random, 1, 999);
     const unitPrice = randomInt(random, 10_000, 800_000);
-    const received =
-      random() < 0.9 ? quantity : randomInt(random, 0, quantity);
+    const received = random() < 0.9 ? quantity : randomInt(random, 0, quantity);
     const rejected = random() < 0.95 ? 0 : randomInt(random, 0, received);
     const row = [
       String(orderId),

@@ -162,8 +162,7 @@ async function insertRows(
     .map((column, i) => `$${i + 1}::${baseType(column.type)}[]`)
     .join(", ");
   const sql =
-    `INSERT INTO ${table.path} (${names}) ` +
-    `SELECT * FROM unnest(${arrays})`;
+    `INSERT INTO ${table.path} (${names}) ` + `SELECT * FROM unnest(${arrays})`;
 
   for (let start = 0; start < rows.length; start += INSERT_CHUNK_SIZE) {
     const chunk = rows.slice(start, start + INSERT_CHUNK_SIZE);

@@ -74,8 +74,7 @@ export const HEADER_TABLE: TableSpec = {
     column("freight", MONEY),
     column("modifieddate", "timestamp"),
   ],
-  primaryKey:
-    "CONSTRAINT pk_purchaseorderheader PRIMARY KEY (purchaseorderid)",
+  primaryKey: "CONSTRAINT pk_purchaseorderheader PRIMARY KEY (purchaseorderid)",
   references: {
     name: "fk_purchaseorderheader_vendor",
     sql:

@@ -170,7 +170,14 @@ function readCsvRows(
   const rows: SampleRow[] = [];
   for (const { line, fields } of records) {
     checkFieldCount(fields, order.length, file, line);
-    rows.push(checkRow(order.map((i) => fields[i]), table, file, line));
+    rows.push(
+      checkRow(
+        order.map((i) => fields[i]),
+        table,
+        file,
+        line,
+      ),
+    );
   }
   return rows;
 }
@@ -209,7 +216,14 @@ function readMicrosoftRows(
   const rows: SampleRow[] = [];
   for (const { line, fields } of parseTabSeparated(text)) {
     checkFieldCount(fields, spec.microsoftColumns.length, file, line);
-    rows.push(checkRow(order.map((i) => fields[i]), spec.table, file, line));
+    rows.push(
+      checkRow(
+        order.map((i) => fields[i]),
+        spec.table,
+        file,
+        line,
+      ),
+    );
   }
   return rows;
 }

@@ -29,11 +29,7 @@ export interface RunnerFleetOptions {
  * finding.
  */
 export type ExitCause =
-  | "killed"
-  | "poison"
-  | "refused-start"
-  | "stopped"
-  | "unexpected";
+  "killed" | "poison" | "refused-start" | "stopped" | "unexpected";
 
 /** RunnerExitRecord is how one runner process ended. */
 export interface RunnerExitRecord {

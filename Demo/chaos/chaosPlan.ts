@@ -104,8 +104,7 @@ function checkProportions(plan: ChaosPlan): void {
       `Cannot plan chaos: ${poisonTotal(plan.poison)} poison tasks do not fit in ${plan.tasks} tasks`,
     );
   }
-  const deaths =
-    plan.kills + plan.poison.killing * KILLING_TASK_MAX_ATTEMPTS;
+  const deaths = plan.kills + plan.poison.killing * KILLING_TASK_MAX_ATTEMPTS;
   if (!plan.restartRunners && deaths >= plan.runners) {
     throw new RangeError(
       `Cannot plan chaos: without restarts, ${deaths} runner deaths would leave none of ${plan.runners} runners`,

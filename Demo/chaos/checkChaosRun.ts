@@ -312,12 +312,14 @@ function check(name: string, ok: boolean, detail: string): ChaosCheck {
 }
 
 function describeRows(rows: readonly ChaosTaskRow[]): string {
-  const shown = rows.slice(0, SHOWN).map(
-    (row) =>
-      `task ${row.id} (${row.kind}, status ${row.status}, ` +
-      `${row.attempts} attempts, ${row.results} results` +
-      `${row.error ? `, ${row.error}` : ""})`,
-  );
+  const shown = rows
+    .slice(0, SHOWN)
+    .map(
+      (row) =>
+        `task ${row.id} (${row.kind}, status ${row.status}, ` +
+        `${row.attempts} attempts, ${row.results} results` +
+        `${row.error ? `, ${row.error}` : ""})`,
+    );
   const more = rows.length > SHOWN ? ` and ${rows.length - SHOWN} more` : "";
   return `${rows.length}: ${shown.join("; ")}${more}`;
 }

@@ -72,12 +72,18 @@ export interface ChaosReport {
  * would find nothing and exit while work was left.
  */
 const RUNNER_ARGS = [
-  "--poll-ms", "50",
-  "--retry-base-ms", "50",
-  "--retry-max-ms", "500",
-  "--stall-timeout-ms", "5000",
-  "--task-timeout-ms", "2000",
-  "--shutdown-grace-ms", "5000",
+  "--poll-ms",
+  "50",
+  "--retry-base-ms",
+  "50",
+  "--retry-max-ms",
+  "500",
+  "--stall-timeout-ms",
+  "5000",
+  "--task-timeout-ms",
+  "2000",
+  "--shutdown-grace-ms",
+  "5000",
 ];
 
 /**

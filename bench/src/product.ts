@@ -83,9 +83,7 @@ interface Product {
     dataSource: DataSourceLike,
     registry: RegistryLike,
   ): Promise<number>;
-  verifyVendorJob(
-    dataSource: DataSourceLike,
-  ): Promise<{
+  verifyVendorJob(dataSource: DataSourceLike): Promise<{
     vendors: number;
     matching: number;
     problems: readonly string[];

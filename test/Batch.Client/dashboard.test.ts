@@ -66,10 +66,7 @@ interface RequestOptions {
  * request sends one request with exactly the headers given (fetch would
  * refuse some, such as Host), and reads the whole response.
  */
-function request(
-  url: string,
-  options: RequestOptions = {},
-): Promise<Reply> {
+function request(url: string, options: RequestOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const outgoing = http.request(
       url,
@@ -206,7 +203,10 @@ describe("dashboard server", function () {
         sum(runner.counts),
       ],
     );
-    expect(runners).to.deep.equal([["r1", 2], ["r2", 1]]);
+    expect(runners).to.deep.equal([
+      ["r1", 2],
+      ["r2", 1],
+    ]);
   });
 
   it("answers /api/results with the vendor results", async function () {

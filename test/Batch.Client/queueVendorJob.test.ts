@@ -11,7 +11,12 @@ import { ContractInvalidError } from "../../Contracts/registryErrors";
 import { enqueueTasks } from "../../DataLayer/enqueue";
 import { migrate } from "../../DataLayer/migrate";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
-import { allTasks, CHECKOUT, loadAdventureWorks, waitFor } from "../support/fixtures";
+import {
+  allTasks,
+  CHECKOUT,
+  loadAdventureWorks,
+  waitFor,
+} from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
 
 describe("queueVendorJob", function () {
@@ -45,11 +50,15 @@ describe("queueVendorJob", function () {
       startedAt: null,
       stoppedAt: null,
     });
-    const vendorIds = tasks.map((task) => JSON.parse(task.contractJson).VendorId);
+    const vendorIds = tasks.map(
+      (task) => JSON.parse(task.contractJson).VendorId,
+    );
     const expected = await dataSource.query(
       "SELECT businessentityid AS id FROM purchasing.vendor ORDER BY 1",
     );
-    expect(vendorIds).to.deep.equal(expected.map((row: { id: number }) => row.id));
+    expect(vendorIds).to.deep.equal(
+      expected.map((row: { id: number }) => row.id),
+    );
   });
 
   it("replaces earlier tasks and results and numbers the new ones from 1", async function () {
@@ -66,7 +75,9 @@ describe("queueVendorJob", function () {
     expect(tasks).to.have.length(104);
     expect(tasks.every((task) => task.status === 0)).to.equal(true);
     expect(tasks[0].id).to.equal("1");
-    const results = await dataSource.query("SELECT count(*)::int AS n FROM blog.summedsalesresult");
+    const results = await dataSource.query(
+      "SELECT count(*)::int AS n FROM blog.summedsalesresult",
+    );
     expect(results[0].n).to.equal(0);
   });
 
@@ -80,7 +91,9 @@ describe("queueVendorJob", function () {
     );
 
     expect(error).to.be.instanceOf(VendorTableMissingError);
-    expect((error as Error).message).to.contain("purchasing.vendor does not exist");
+    expect((error as Error).message).to.contain(
+      "purchasing.vendor does not exist",
+    );
     expect(await allTasks(dataSource)).to.have.length(1);
   });
 
@@ -101,7 +114,10 @@ describe("queueVendorJob", function () {
       return original(sql, parameters);
     }) as typeof manager.query;
 
-    const count = await enqueueTasks(manager, buildVendorTasks(taskRegistry, range(1, 5000)));
+    const count = await enqueueTasks(
+      manager,
+      buildVendorTasks(taskRegistry, range(1, 5000)),
+    );
 
     expect(count).to.equal(5000);
     // One INSERT for all rows, then one notification for idle runners.
@@ -125,27 +141,49 @@ describe("client command", function () {
 
   it("queues, follows the run with --wait and prints the report", async function () {
     const client = start(
-      [path.join(CHECKOUT, "dist/Batch.Client/main.js"), "--with-sample", "--wait"],
+      [
+        path.join(CHECKOUT, "dist/Batch.Client/main.js"),
+        "--with-sample",
+        "--wait",
+      ],
       database.env,
     );
     // The runner starts once the client has migrated and queued.
-    await waitFor("the client to queue", () => client.stdout().includes("Queued"), 30_000);
+    await waitFor(
+      "the client to queue",
+      () => client.stdout().includes("Queued"),
+      30_000,
+    );
     const runner = start(
-      [path.join(CHECKOUT, "dist/SimpleBatchRunner/main.js"), "--until-empty", "--batch-size", "10", "--id", "only-runner"],
+      [
+        path.join(CHECKOUT, "dist/SimpleBatchRunner/main.js"),
+        "--until-empty",
+        "--batch-size",
+        "10",
+        "--id",
+        "only-runner",
+      ],
       { ...database.env, LOG_LEVEL: "warn" },
     );
 
-    const [clientCode, runnerCode] = await Promise.all([client.exit, runner.exit]);
+    const [clientCode, runnerCode] = await Promise.all([
+      client.exit,
+      runner.exit,
+    ]);
 
     const stdout = client.stdout();
     expect(clientCode, client.stderr()).to.equal(0);
     expect(runnerCode, runner.stderr()).to.equal(0);
     expect(stdout).to.contain("Queued 104 tasks.");
     expect(stdout).to.match(/\[#{30}\] 104\/104 \(100%\)/);
-    expect(stdout).to.contain("Tasks: 104 queued, 104 done, 0 failed, 0 pending");
+    expect(stdout).to.contain(
+      "Tasks: 104 queued, 104 done, 0 failed, 0 pending",
+    );
     expect(stdout).to.contain("only-runner: 104");
     expect(stdout).to.contain("Retries: 0 attempts beyond each task's first");
-    expect(stdout.match(/^VendorId: \d+, Total: [\d.]+, Items \d+\./gm)).to.have.length(104);
+    expect(
+      stdout.match(/^VendorId: \d+, Total: [\d.]+, Items \d+\./gm),
+    ).to.have.length(104);
   });
 });
 

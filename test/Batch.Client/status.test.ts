@@ -210,9 +210,13 @@ describe("readStatus", function () {
     const status = await readStatus(dataSource);
 
     expect(status.throughputLastMinute).to.equal(4 / 60);
-    expect(status.recentFailures.map((failure) => failure.id)).to.deep.equal(
-      ["9", "8", "7", "6", "5"],
-    );
+    expect(status.recentFailures.map((failure) => failure.id)).to.deep.equal([
+      "9",
+      "8",
+      "7",
+      "6",
+      "5",
+    ]);
     expect(status.recentFailures[0]).to.deep.include({
       className: "SummedSalesBatch",
       error: "Error: task 9 broke",
@@ -221,7 +225,9 @@ describe("readStatus", function () {
 
   it("measures the oldest due task's wait from the clock it is given", async function () {
     const now = new Date("2026-03-01T10:00:00Z");
-    await dataSource.query("UPDATE blog.batchjob SET enqueuedat = '2026-03-01T09:58:00Z'");
+    await dataSource.query(
+      "UPDATE blog.batchjob SET enqueuedat = '2026-03-01T09:58:00Z'",
+    );
     await setTask("1", "enqueuedat = '2026-03-01T09:59:00Z'");
     await setTask("2", "notbefore = '2026-03-01T09:59:50Z'");
     await setTask("3", "notbefore = '2026-03-01T10:05:00Z'");

@@ -12,9 +12,7 @@ import {
 import { SummedSalesContract } from "../../Contracts/SummedSalesContract";
 import { TaskRegistry } from "../../Contracts/TaskRegistry";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
-import {
-  SummedSalesBatch,
-} from "../../SimpleBatchRunner/tasks/SummedSalesBatch";
+import { SummedSalesBatch } from "../../SimpleBatchRunner/tasks/SummedSalesBatch";
 
 class CountContract implements IContract {
   @IsInt()

@@ -38,7 +38,11 @@ function lineCollector(): { stream: Writable; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer | string, _encoding, done) {
-      lines.push(...String(chunk).split("\n").filter((line) => line !== ""));
+      lines.push(
+        ...String(chunk)
+          .split("\n")
+          .filter((line) => line !== ""),
+      );
       done();
     },
   });

@@ -49,8 +49,9 @@ async function historyOf(dataSource: DataSource): Promise<string[]> {
 
 /** revertAll undoes every applied migration, one at a time. */
 async function revertAll(dataSource: DataSource): Promise<void> {
-  const count = (await listMigrations(dataSource)).filter((m) => m.applied)
-    .length;
+  const count = (await listMigrations(dataSource)).filter(
+    (m) => m.applied,
+  ).length;
   for (let step = 0; step < count; step++) {
     await revertLastMigration(dataSource);
   }

@@ -3,12 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { DataSource } from "typeorm";
-import {
-  PurchaseOrderDetail,
-} from "../../DataLayer/entities/PurchaseOrderDetail";
-import {
-  PurchaseOrderHeader,
-} from "../../DataLayer/entities/PurchaseOrderHeader";
+import { PurchaseOrderDetail } from "../../DataLayer/entities/PurchaseOrderDetail";
+import { PurchaseOrderHeader } from "../../DataLayer/entities/PurchaseOrderHeader";
 import { Vendor } from "../../DataLayer/entities/Vendor";
 import {
   generateSample,

@@ -13,11 +13,23 @@ import { migrate } from "../../DataLayer/migrate";
 import { listenForQueued } from "../../DataLayer/queueNotifications";
 import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
-import { BatchRunner, RunnerFailedError } from "../../SimpleBatchRunner/BatchRunner";
-import { validateRunnerOptions, RunnerOptions } from "../../SimpleBatchRunner/RunnerOptions";
+import {
+  BatchRunner,
+  RunnerFailedError,
+} from "../../SimpleBatchRunner/BatchRunner";
+import {
+  validateRunnerOptions,
+  RunnerOptions,
+} from "../../SimpleBatchRunner/RunnerOptions";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
-import { allTasks, loadAdventureWorks, pendingCount, queue, waitFor } from "../support/fixtures";
+import {
+  allTasks,
+  loadAdventureWorks,
+  pendingCount,
+  queue,
+  waitFor,
+} from "../support/fixtures";
 
 class NoteContract {
   @Expose({ name: "Note" })
@@ -32,7 +44,8 @@ class NoteTask implements ITaskfy<NoteContract> {
       "INSERT INTO test_output (taskid, note) VALUES ($1, $2)",
       [context.taskId, contract.note],
     );
-    if (contract.note === "throw") throw new Error("Note task was told to throw");
+    if (contract.note === "throw")
+      throw new Error("Note task was told to throw");
     context.print(`note ${contract.note}`);
   }
 }
@@ -61,7 +74,9 @@ describe("BatchRunner", function () {
     database = await createTestDatabase();
     dataSource = await database.connect();
     await migrate(dataSource);
-    await dataSource.query("CREATE TABLE test_output (taskid bigint PRIMARY KEY, note text)");
+    await dataSource.query(
+      "CREATE TABLE test_output (taskid bigint PRIMARY KEY, note text)",
+    );
     printed = [];
   });
 
@@ -72,7 +87,10 @@ describe("BatchRunner", function () {
 
   function makeRunner(
     options: Partial<RunnerOptions> = {},
-    extra: { registry?: TaskRegistry; claim?: (m: EntityManager, n: number) => Promise<BatchJob[]> } = {},
+    extra: {
+      registry?: TaskRegistry;
+      claim?: (m: EntityManager, n: number) => Promise<BatchJob[]>;
+    } = {},
   ): BatchRunner {
     return new BatchRunner(
       {
@@ -82,7 +100,11 @@ describe("BatchRunner", function () {
         print: (line) => printed.push(line),
         claim: extra.claim,
       },
-      validateRunnerOptions({ runnerId: "test-runner", untilEmpty: true, ...options }),
+      validateRunnerOptions({
+        runnerId: "test-runner",
+        untilEmpty: true,
+        ...options,
+      }),
     );
   }
 
@@ -96,7 +118,9 @@ describe("BatchRunner", function () {
     for (const task of tasks) {
       expect(task.runnerId).to.equal("test-runner");
       expect(task.startedAt).to.be.instanceOf(Date);
-      expect(task.stoppedAt!.getTime()).to.be.at.least(task.startedAt!.getTime());
+      expect(task.stoppedAt!.getTime()).to.be.at.least(
+        task.startedAt!.getTime(),
+      );
     }
     expect(printed).to.have.members(["note a", "note b", "note c"]);
     expect(stats.tasksDone).to.equal(3);
@@ -106,12 +130,16 @@ describe("BatchRunner", function () {
     await queue(dataSource, ["1", "2", "3", "4", "5", "6"].map(note));
     const manager = dataSource.manager;
 
-    const claimed = await dataSource.transaction("REPEATABLE READ", (transaction) =>
-      claimPendingTasks(transaction, 4, "4"),
+    const claimed = await dataSource.transaction(
+      "REPEATABLE READ",
+      (transaction) => claimPendingTasks(transaction, 4, "4"),
     );
 
     expect(claimed.map((job) => job.id)).to.deep.equal(["4", "5", "6", "1"]);
-    expect(await pendingIdRange(manager)).to.deep.equal({ lowest: 1n, highest: 6n });
+    expect(await pendingIdRange(manager)).to.deep.equal({
+      lowest: 1n,
+      highest: 6n,
+    });
   });
 
   it("claims up to the batch size per round", async function () {
@@ -127,9 +155,11 @@ describe("BatchRunner", function () {
   it("computes every vendor's result to match one SQL aggregate", async function () {
     this.timeout(60_000);
     await loadAdventureWorks(dataSource);
-    const vendorIds = (await dataSource.query(
-      "SELECT businessentityid AS id FROM purchasing.vendor ORDER BY 1",
-    )).map((row: { id: number }) => row.id);
+    const vendorIds = (
+      await dataSource.query(
+        "SELECT businessentityid AS id FROM purchasing.vendor ORDER BY 1",
+      )
+    ).map((row: { id: number }) => row.id);
     await queue(dataSource, buildVendorTasks(taskRegistry, vendorIds));
 
     await makeRunner({ batchSize: 10 }, { registry: taskRegistry }).start();
@@ -144,10 +174,26 @@ describe("BatchRunner", function () {
   it("fails tasks with bad input and goes on with the others", async function () {
     await queue(dataSource, [
       note("first"),
-      { className: "NoSuchTask", contractName: "NoteContract", contractJson: "{}" },
-      { className: "NoteTask", contractName: "NoteContract", contractJson: "{not json" },
-      { className: "NoteTask", contractName: "NoteContract", contractJson: '{"Note":12}' },
-      { className: "NoteTask", contractName: "OtherContract", contractJson: '{"Note":"x"}' },
+      {
+        className: "NoSuchTask",
+        contractName: "NoteContract",
+        contractJson: "{}",
+      },
+      {
+        className: "NoteTask",
+        contractName: "NoteContract",
+        contractJson: "{not json",
+      },
+      {
+        className: "NoteTask",
+        contractName: "NoteContract",
+        contractJson: '{"Note":12}',
+      },
+      {
+        className: "NoteTask",
+        contractName: "OtherContract",
+        contractJson: '{"Note":"x"}',
+      },
       note("last"),
     ]);
 
@@ -155,9 +201,15 @@ describe("BatchRunner", function () {
 
     const tasks = await allTasks(dataSource);
     expect(tasks.map((task) => task.status)).to.deep.equal([1, 2, 2, 2, 2, 1]);
-    expect(tasks[1].lastError).to.match(/^TaskNotRegisteredError: .*"NoSuchTask" is not registered/);
-    expect(tasks[2].lastError).to.match(/^ContractParseError: .*does not parse/);
-    expect(tasks[3].lastError).to.match(/^ContractInvalidError: .*note must be a string/);
+    expect(tasks[1].lastError).to.match(
+      /^TaskNotRegisteredError: .*"NoSuchTask" is not registered/,
+    );
+    expect(tasks[2].lastError).to.match(
+      /^ContractParseError: .*does not parse/,
+    );
+    expect(tasks[3].lastError).to.match(
+      /^ContractInvalidError: .*note must be a string/,
+    );
     expect(tasks[4].lastError).to.match(/^ContractMismatchError: /);
     expect(stats).to.include({ tasksDone: 2, tasksFailed: 4 });
   });
@@ -168,8 +220,13 @@ describe("BatchRunner", function () {
 
     await makeRunner({ batchSize: 3 }).start();
 
-    const notes = await dataSource.query("SELECT note FROM test_output ORDER BY taskid");
-    expect(notes.map((row: { note: string }) => row.note)).to.deep.equal(["kept", "also kept"]);
+    const notes = await dataSource.query(
+      "SELECT note FROM test_output ORDER BY taskid",
+    );
+    expect(notes.map((row: { note: string }) => row.note)).to.deep.equal([
+      "kept",
+      "also kept",
+    ]);
     const tasks = await allTasks(dataSource);
     expect(tasks.map((task) => task.status)).to.deep.equal([1, 2, 1]);
     expect(tasks[1].lastError).to.contain("Note task was told to throw");
@@ -204,7 +261,9 @@ describe("BatchRunner", function () {
       if (!provoked) {
         provoked = true;
         await manager.query("SELECT 1 FROM blog.batchjob LIMIT 1");
-        await dataSource.query("UPDATE blog.batchjob SET contractjson = contractjson");
+        await dataSource.query(
+          "UPDATE blog.batchjob SET contractjson = contractjson",
+        );
       }
       return claimPendingTasks(manager, limit);
     };
@@ -214,7 +273,9 @@ describe("BatchRunner", function () {
     expect(stats.serializationRetries).to.equal(1);
     expect(stats.roundErrors).to.equal(0);
     expect(stats.tasksDone).to.equal(1);
-    const outputs = await dataSource.query("SELECT count(*)::int AS n FROM test_output");
+    const outputs = await dataSource.query(
+      "SELECT count(*)::int AS n FROM test_output",
+    );
     expect(outputs[0].n).to.equal(1);
     expect(printed).to.deep.equal(["note contended"]);
   });
@@ -225,11 +286,16 @@ describe("BatchRunner", function () {
     await runner.connect();
     await runner.startTransaction("REPEATABLE READ");
     await runner.query("SELECT 1");
-    await dataSource.query("UPDATE blog.batchjob SET contractjson = contractjson");
+    await dataSource.query(
+      "UPDATE blog.batchjob SET contractjson = contractjson",
+    );
 
     const claimed = claimPendingTasks(runner.manager, 1);
 
-    const error = await claimed.then(() => undefined, (e: unknown) => e);
+    const error = await claimed.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await runner.rollbackTransaction();
     await runner.release();
     expect(sqlStateOf(error)).to.equal(SqlState.SerializationFailure);
@@ -240,7 +306,10 @@ describe("BatchRunner", function () {
     const finished = runner.start();
 
     await queue(dataSource, [note("late")]);
-    await waitFor("the late task to be done", async () => (await pendingCount(dataSource)) === 0);
+    await waitFor(
+      "the late task to be done",
+      async () => (await pendingCount(dataSource)) === 0,
+    );
     const stats = await runner.stop();
 
     await finished;
@@ -250,12 +319,23 @@ describe("BatchRunner", function () {
   it("wakes at once when tasks are queued instead of waiting for its poll", async function () {
     const runner = makeRunner({ untilEmpty: false, pollIntervalMs: 60_000 });
     const finished = runner.start();
-    const listener = listenForQueued(database.settings, () => runner.wake(), silentLogger);
-    await waitFor("the runner to go idle", async () => runner.stats.rounds >= 2);
+    const listener = listenForQueued(
+      database.settings,
+      () => runner.wake(),
+      silentLogger,
+    );
+    await waitFor(
+      "the runner to go idle",
+      async () => runner.stats.rounds >= 2,
+    );
 
     try {
       await queue(dataSource, [note("announced")]);
-      await waitFor("the announced task to be done", async () => (await pendingCount(dataSource)) === 0, 5_000);
+      await waitFor(
+        "the announced task to be done",
+        async () => (await pendingCount(dataSource)) === 0,
+        5_000,
+      );
     } finally {
       await listener.close();
       await runner.stop();
@@ -285,27 +365,48 @@ describe("BatchRunner", function () {
 
     const error = await makeRunner({}, { claim: brokenClaim })
       .start()
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
     expect(error).to.be.instanceOf(RunnerFailedError);
-    expect((error as Error).message).to.match(/no_such_table.*check the schema and the role's grants/);
+    expect((error as Error).message).to.match(
+      /no_such_table.*check the schema and the role's grants/,
+    );
   });
 
   it("writes a heartbeat while running and marks it stopped at the end", async function () {
     await queue(dataSource, [note("a"), note("b")]);
-    const runner = makeRunner({ untilEmpty: false, pollIntervalMs: 20, heartbeatIntervalMs: 100 });
+    const runner = makeRunner({
+      untilEmpty: false,
+      pollIntervalMs: 20,
+      heartbeatIntervalMs: 100,
+    });
     runner.start();
     const heartbeat = () =>
-      dataSource.query("SELECT * FROM blog.runnerheartbeat WHERE runnerid = 'test-runner'");
+      dataSource.query(
+        "SELECT * FROM blog.runnerheartbeat WHERE runnerid = 'test-runner'",
+      );
 
-    await waitFor("a heartbeat counting both tasks", async () => (await heartbeat())[0]?.tasksdone === 2);
+    await waitFor(
+      "a heartbeat counting both tasks",
+      async () => (await heartbeat())[0]?.tasksdone === 2,
+    );
     const [alive] = await heartbeat();
     await runner.stop();
 
     const [stopped] = await heartbeat();
-    expect(alive).to.include({ pid: process.pid, tasksfailed: 0, tasksinhand: 0, stoppedat: null });
+    expect(alive).to.include({
+      pid: process.pid,
+      tasksfailed: 0,
+      tasksinhand: 0,
+      stoppedat: null,
+    });
     expect(stopped.stoppedat).to.be.instanceOf(Date);
-    expect(stopped.lastseenat.getTime()).to.be.at.least(alive.lastseenat.getTime());
+    expect(stopped.lastseenat.getTime()).to.be.at.least(
+      alive.lastseenat.getTime(),
+    );
   });
 
   it("records nothing for a round whose commit never happens", async function () {

@@ -16,7 +16,11 @@ import {
 } from "../support/testServer";
 
 const CHAOS_TASKS = path.join(
-  CHECKOUT, "dist", "Demo", "chaos", "ChaosTask.js",
+  CHECKOUT,
+  "dist",
+  "Demo",
+  "chaos",
+  "ChaosTask.js",
 );
 
 /** What the runner logs, at debug level, once its loop runs. */
@@ -99,10 +103,14 @@ describe("runner processes that crash, freeze or are stopped", function () {
 
   async function waitUntilHolding(runner: RunnerProcess): Promise<string[]> {
     let held: string[] = [];
-    await waitFor(`runner ${runner.id} to hold a task`, async () => {
-      held = (await heldTasks()).get(runner.id) ?? [];
-      return held.length > 0;
-    }, 20_000);
+    await waitFor(
+      `runner ${runner.id} to hold a task`,
+      async () => {
+        held = (await heldTasks()).get(runner.id) ?? [];
+        return held.length > 0;
+      },
+      20_000,
+    );
     return held;
   }
 
@@ -196,9 +204,13 @@ describe("runner processes that crash, freeze or are stopped", function () {
     await Promise.all(
       running.map((runner) => runner.waitForLog(STARTED, 30_000)),
     );
-    await waitFor("every runner's queue listener to connect", async () => {
-      return (await listenerCount()) >= running.length;
-    }, 15_000);
+    await waitFor(
+      "every runner's queue listener to connect",
+      async () => {
+        return (await listenerCount()) >= running.length;
+      },
+      15_000,
+    );
     for (const runner of running) runner.signal("SIGTERM");
     return Promise.all(
       running.map(async (runner) => ({
@@ -241,11 +253,15 @@ describe("runner processes that crash, freeze or are stopped", function () {
    */
   async function killOneHolding(random: () => number): Promise<Kill> {
     let holders: [string, string[]][] = [];
-    await waitFor("a running runner to hold tasks", async () => {
-      const running = new Set(runners.running.map((runner) => runner.id));
-      holders = [...(await heldTasks())].filter(([id]) => running.has(id));
-      return holders.length > 0;
-    }, 20_000);
+    await waitFor(
+      "a running runner to hold tasks",
+      async () => {
+        const running = new Set(runners.running.map((runner) => runner.id));
+        holders = [...(await heldTasks())].filter(([id]) => running.has(id));
+        return holders.length > 0;
+      },
+      20_000,
+    );
     const [runnerId, taskIds] = pick(random, holders);
     const victim = runners.all.find((runner) => runner.id === runnerId)!;
 
@@ -266,11 +282,17 @@ describe("runner processes that crash, freeze or are stopped", function () {
 
   it("a runner killed with SIGKILL mid-task loses nothing and writes nothing twice", async function () {
     const random = createRandom(20_260_611);
-    await queue(dataSource, repeat(40, () => chaos("work", 100)));
+    await queue(
+      dataSource,
+      repeat(40, () => chaos("work", 100)),
+    );
     const startServing = () => {
       const batchSize = String(randomInt(random, 1, 5));
       startRunner(`runner-${runners.all.length + 1}`, [
-        "--batch-size", batchSize, "--poll-ms", "50",
+        "--batch-size",
+        batchSize,
+        "--poll-ms",
+        "50",
       ]);
     };
     repeat(3, startServing);
@@ -281,9 +303,13 @@ describe("runner processes that crash, freeze or are stopped", function () {
     // such a kill does not count, and another runner is picked.
     const kills: Kill[] = [];
     for (const doneAtLeast of killAtDone.sort((a, b) => a - b)) {
-      await waitFor(`${doneAtLeast} tasks done`, async () => {
-        return (await statusCounts())[TaskStatus.Done] >= doneAtLeast;
-      }, 20_000);
+      await waitFor(
+        `${doneAtLeast} tasks done`,
+        async () => {
+          return (await statusCounts())[TaskStatus.Done] >= doneAtLeast;
+        },
+        20_000,
+      );
       let kill: Kill;
       do {
         kill = await killOneHolding(random);
@@ -291,9 +317,13 @@ describe("runner processes that crash, freeze or are stopped", function () {
       } while ((await lostTasks(kill)).length === 0);
       kills.push(kill);
     }
-    await waitFor("no task pending", async () => {
-      return (await statusCounts())[TaskStatus.Pending] === 0;
-    }, 30_000);
+    await waitFor(
+      "no task pending",
+      async () => {
+        return (await statusCounts())[TaskStatus.Pending] === 0;
+      },
+      30_000,
+    );
     const exits = await stopAll();
 
     expect(exits.filter((exit) => exit.code !== 0)).to.deep.equal([]);
@@ -307,30 +337,46 @@ describe("runner processes that crash, freeze or are stopped", function () {
     // of them: the task it was running. Tasks it had claimed only to give
     // back, because it ran a task claimed before on its own, were refunded.
     for (const kill of kills) {
-      const spent = (await lostTasks(kill)).map((task) => attempts.get(task.id) ?? 0);
-      expect(Math.max(...spent), `attempts of ${kill.taskIds.join(", ")}`).to.be.at.least(2);
+      const spent = (await lostTasks(kill)).map(
+        (task) => attempts.get(task.id) ?? 0,
+      );
+      expect(
+        Math.max(...spent),
+        `attempts of ${kill.taskIds.join(", ")}`,
+      ).to.be.at.least(2);
     }
   });
 
   it("survives a database restart mid-run and does every task exactly once", async function () {
     const server = embeddedServer();
     if (server === undefined) this.skip();
-    await queue(dataSource, repeat(200, () => chaos("work", 10)));
+    await queue(
+      dataSource,
+      repeat(200, () => chaos("work", 10)),
+    );
     const serving = [1, 2, 3, 4].map((index) =>
       startRunner(`runner-${index}`, ["--poll-ms", "50"]),
     );
 
-    await waitFor("a third of the tasks done", async () => {
-      return (await statusCounts())[TaskStatus.Done] >= 67;
-    }, 20_000);
+    await waitFor(
+      "a third of the tasks done",
+      async () => {
+        return (await statusCounts())[TaskStatus.Done] >= 67;
+      },
+      20_000,
+    );
     const beforeRestart = serving.map((runner) => runner.stderr.length);
     await server.restart();
     // The test's own pool lost its connections too; a poll that meets a
     // dead one counts as "not yet".
-    await waitFor("every task done", async () => {
-      const counts = await statusCounts().catch(() => undefined);
-      return counts?.[TaskStatus.Done] === 200;
-    }, 30_000);
+    await waitFor(
+      "every task done",
+      async () => {
+        const counts = await statusCounts().catch(() => undefined);
+        return counts?.[TaskStatus.Done] === 200;
+      },
+      30_000,
+    );
     const stillRunning = serving.filter((runner) => runner.running);
     const exits = await stopAll();
 
@@ -354,14 +400,20 @@ describe("runner processes that crash, freeze or are stopped", function () {
     // A crash, or an error nobody caught, prints a stack: lines not JSON.
     for (const runner of serving) {
       const notLogs = runner.stderr.filter((line) => line.json === undefined);
-      expect(notLogs.map((line) => line.raw), runner.id).to.deep.equal([]);
+      expect(
+        notLogs.map((line) => line.raw),
+        runner.id,
+      ).to.deep.equal([]);
     }
   });
 
   it("SIGTERM lets tasks in hand finish, then exits 0", async function () {
     await queue(dataSource, [chaos("work", 2000)]);
     const runner = startRunner("stopping", [
-      "--shutdown-grace-ms", "5000", "--poll-ms", "50",
+      "--shutdown-grace-ms",
+      "5000",
+      "--poll-ms",
+      "50",
     ]);
     const [first] = await waitUntilHolding(runner);
     // Queued while the runner is busy: a runner that stops claims no more.
@@ -462,7 +514,12 @@ describe("runner processes that crash, freeze or are stopped", function () {
   it("a frozen runner (SIGSTOP) loses its tasks to others once the stall bound passes", async function () {
     await queue(dataSource, [chaos("work", 0)]);
     const frozen = startRunner("frozen", [
-      "--stall-timeout-ms", "1500", "--hold-ms", "1000", "--poll-ms", "50",
+      "--stall-timeout-ms",
+      "1500",
+      "--hold-ms",
+      "1000",
+      "--poll-ms",
+      "50",
     ]);
     const [taskId] = await waitUntilHolding(frozen);
 
@@ -473,9 +530,13 @@ describe("runner processes that crash, freeze or are stopped", function () {
       return states.length === 1 && states[0] === "idle in transaction";
     });
     const rescuer = startRunner("rescuer", ["--poll-ms", "50"]);
-    await waitFor("the task to be done", async () => {
-      return (await statusCounts())[TaskStatus.Done] === 1;
-    }, 10_000);
+    await waitFor(
+      "the task to be done",
+      async () => {
+        return (await statusCounts())[TaskStatus.Done] === 1;
+      },
+      10_000,
+    );
     const takenOverInMs = Date.now() - frozenAt;
 
     expect(takenOverInMs).to.be.below(1500 + 4000);
@@ -496,9 +557,13 @@ describe("runner processes that crash, freeze or are stopped", function () {
       signal: null,
     });
     await queue(dataSource, [chaos("work", 0)]);
-    await waitFor("the thawed runner to do the next task", async () => {
-      return (await statusCounts())[TaskStatus.Done] === 2;
-    }, 10_000);
+    await waitFor(
+      "the thawed runner to do the next task",
+      async () => {
+        return (await statusCounts())[TaskStatus.Done] === 2;
+      },
+      10_000,
+    );
     frozen.signal("SIGTERM");
     const exit = await frozen.exitWithin(10_000);
 
@@ -530,7 +595,8 @@ describe("runner processes that crash, freeze or are stopped", function () {
     let supervising = true;
     const startSupervised = () => {
       const runner = startRunner(`runner-${runners.all.length + 1}`, [
-        "--poll-ms", "50",
+        "--poll-ms",
+        "50",
       ]);
       void runner.exited.then(() => {
         if (supervising) startSupervised();
@@ -538,12 +604,16 @@ describe("runner processes that crash, freeze or are stopped", function () {
     };
     try {
       repeat(2, startSupervised);
-      await waitFor("the poison to fail and the rest to finish", async () => {
-        const counts = await statusCounts();
-        return (
-          counts[TaskStatus.Failed] === 1 && counts[TaskStatus.Pending] === 0
-        );
-      }, 30_000);
+      await waitFor(
+        "the poison to fail and the rest to finish",
+        async () => {
+          const counts = await statusCounts();
+          return (
+            counts[TaskStatus.Failed] === 1 && counts[TaskStatus.Pending] === 0
+          );
+        },
+        30_000,
+      );
     } finally {
       supervising = false;
     }

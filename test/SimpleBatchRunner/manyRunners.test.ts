@@ -44,14 +44,25 @@ describe("twenty runner processes on the real AdventureWorks rows", function () 
     expect(check.problems).to.deep.equal([]);
     expect(check.matching).to.equal(104);
 
-    const vendorLines = lines.map((entry) => entry.line).filter((line) => line.startsWith("VendorId: "));
+    const vendorLines = lines
+      .map((entry) => entry.line)
+      .filter((line) => line.startsWith("VendorId: "));
     expect(vendorLines).to.have.length(104);
     expect(new Set(vendorLines).size).to.equal(104);
-    expect(vendorLines).to.include("VendorId: 1492, Total: 22678.7715, Items 176.");
+    expect(vendorLines).to.include(
+      "VendorId: 1492, Total: 22678.7715, Items 176.",
+    );
 
     // Each line is printed by the runner recorded as having done the task.
-    const doneBy = new Map(tasks.map((task) => [JSON.parse(task.contractJson).VendorId, task.runnerId]));
-    expect(lines.filter(({ line }) => !line.startsWith("VendorId: "))).to.deep.equal([]);
+    const doneBy = new Map(
+      tasks.map((task) => [
+        JSON.parse(task.contractJson).VendorId,
+        task.runnerId,
+      ]),
+    );
+    expect(
+      lines.filter(({ line }) => !line.startsWith("VendorId: ")),
+    ).to.deep.equal([]);
     for (const { runnerId, line } of lines) {
       const vendorId = Number(/^VendorId: (\d+),/.exec(line)?.[1]);
       expect(doneBy.get(vendorId), line).to.equal(runnerId);

@@ -9,7 +9,11 @@ import { silentLogger } from "../../Contracts/Logger";
 import { TaskRegistry } from "../../Contracts/TaskRegistry";
 import { migrate } from "../../DataLayer/migrate";
 import { BatchRunner } from "../../SimpleBatchRunner/BatchRunner";
-import { createPrometheusMetrics, portOf, serveMetrics } from "../../SimpleBatchRunner/metrics";
+import {
+  createPrometheusMetrics,
+  portOf,
+  serveMetrics,
+} from "../../SimpleBatchRunner/metrics";
 import { validateRunnerOptions } from "../../SimpleBatchRunner/RunnerOptions";
 import { CHECKOUT, queue, waitFor } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
@@ -27,18 +31,30 @@ class OutcomeTask implements ITaskfy<OutcomeContract> {
 }
 
 function task(shouldThrow: boolean) {
-  return { className: "OutcomeTask", contractName: "OutcomeContract", contractJson: JSON.stringify({ Throw: shouldThrow }) };
+  return {
+    className: "OutcomeTask",
+    contractName: "OutcomeContract",
+    contractJson: JSON.stringify({ Throw: shouldThrow }),
+  };
 }
 
 /**
  * sample reads the value of the sample named `name` whose labels are
  * exactly `labels`, in any order, from Prometheus' text format.
  */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`).sort().join(",");
+function sample(
+  text: string,
+  name: string,
+  labels: Record<string, string>,
+): number | undefined {
+  const wanted = Object.entries(labels)
+    .map(([key, value]) => `${key}="${value}"`)
+    .sort()
+    .join(",");
   for (const line of text.split("\n")) {
     const match = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (match?.[1] === name && match[2].split(",").sort().join(",") === wanted) return Number(match[3]);
+    if (match?.[1] === name && match[2].split(",").sort().join(",") === wanted)
+      return Number(match[3]);
   }
   return undefined;
 }
@@ -62,15 +78,37 @@ describe("runner metrics", function () {
     const registry = new TaskRegistry();
     registry.registerContract("OutcomeContract", OutcomeContract);
     registry.registerTask("OutcomeTask", OutcomeTask, OutcomeContract);
-    await queue(dataSource, [task(false), task(false), task(true), { ...task(false), className: "Unknown" }]);
+    await queue(dataSource, [
+      task(false),
+      task(false),
+      task(true),
+      { ...task(false), className: "Unknown" },
+    ]);
     const metrics = createPrometheusMetrics("metrics-runner");
     const runner = new BatchRunner(
-      { dataSource, registry, log: silentLogger, print: () => undefined, metrics },
-      validateRunnerOptions({ runnerId: "metrics-runner", pollIntervalMs: 20, retryBaseMs: 60_000 }),
+      {
+        dataSource,
+        registry,
+        log: silentLogger,
+        print: () => undefined,
+        metrics,
+      },
+      validateRunnerOptions({
+        runnerId: "metrics-runner",
+        pollIntervalMs: 20,
+        retryBaseMs: 60_000,
+      }),
     );
     const loop = runner.start();
     // Three tasks end; the one that threw waits a minute for its retry.
-    await waitFor("every task to end once", async () => runner.stats.tasksDone + runner.stats.tasksFailed + runner.stats.tasksRetried === 4);
+    await waitFor(
+      "every task to end once",
+      async () =>
+        runner.stats.tasksDone +
+          runner.stats.tasksFailed +
+          runner.stats.tasksRetried ===
+        4,
+    );
     await runner.stop();
     await loop;
     const server = await serveMetrics(metrics.registry, "127.0.0.1", 0);
@@ -81,16 +119,36 @@ describe("runner metrics", function () {
 
     expect(response.status).to.equal(200);
     const runnerId = "metrics-runner";
-    const of = (taskClass: string) => ({ runner_id: runnerId, task_class: taskClass });
-    expect(sample(text, "batch_tasks_done_total", of("OutcomeTask"))).to.equal(2);
-    expect(sample(text, "batch_tasks_retried_total", of("OutcomeTask"))).to.equal(1);
-    expect(sample(text, "batch_tasks_failed_total", of("Unknown"))).to.equal(1);
-    expect(sample(text, "batch_claim_duration_seconds_count", { runner_id: runnerId })).to.be.at.least(5);
+    const of = (taskClass: string) => ({
+      runner_id: runnerId,
+      task_class: taskClass,
+    });
+    expect(sample(text, "batch_tasks_done_total", of("OutcomeTask"))).to.equal(
+      2,
+    );
     expect(
-      sample(text, "batch_task_duration_seconds_count", { ...of("OutcomeTask"), outcome: "done" }),
+      sample(text, "batch_tasks_retried_total", of("OutcomeTask")),
+    ).to.equal(1);
+    expect(sample(text, "batch_tasks_failed_total", of("Unknown"))).to.equal(1);
+    expect(
+      sample(text, "batch_claim_duration_seconds_count", {
+        runner_id: runnerId,
+      }),
+    ).to.be.at.least(5);
+    expect(
+      sample(text, "batch_task_duration_seconds_count", {
+        ...of("OutcomeTask"),
+        outcome: "done",
+      }),
     ).to.equal(2);
-    expect(sample(text, "batch_tasks_in_hand", { runner_id: runnerId })).to.equal(0);
-    expect(sample(text, "batch_serialization_retries_total", { runner_id: runnerId })).to.equal(0);
+    expect(
+      sample(text, "batch_tasks_in_hand", { runner_id: runnerId }),
+    ).to.equal(0);
+    expect(
+      sample(text, "batch_serialization_retries_total", {
+        runner_id: runnerId,
+      }),
+    ).to.equal(0);
     expect(text).to.contain("process_cpu_seconds_total");
   });
 
@@ -98,16 +156,30 @@ describe("runner metrics", function () {
     this.timeout(30_000);
     const runner = spawn(
       process.execPath,
-      [path.join(CHECKOUT, "dist/SimpleBatchRunner/main.js"), "--metrics-port", "0", "--id", "served"],
+      [
+        path.join(CHECKOUT, "dist/SimpleBatchRunner/main.js"),
+        "--metrics-port",
+        "0",
+        "--id",
+        "served",
+      ],
       { env: { ...database.env, LOG_LEVEL: "info" } },
     );
     let stderr = "";
     runner.stderr.on("data", (chunk) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => runner.once("exit", resolve));
+    const exited = new Promise<number | null>((resolve) =>
+      runner.once("exit", resolve),
+    );
 
     try {
-      await waitFor("the metrics address in the log", () => /Serving metrics/.test(stderr), 15_000);
-      const url = JSON.parse(stderr.split("\n").find((line) => line.includes("Serving metrics"))!).url;
+      await waitFor(
+        "the metrics address in the log",
+        () => /Serving metrics/.test(stderr),
+        15_000,
+      );
+      const url = JSON.parse(
+        stderr.split("\n").find((line) => line.includes("Serving metrics"))!,
+      ).url;
       const text = await (await fetch(url)).text();
 
       expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);

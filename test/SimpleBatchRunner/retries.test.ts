@@ -9,11 +9,22 @@ import { TaskRegistry } from "../../Contracts/TaskRegistry";
 import { migrate } from "../../DataLayer/migrate";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
 import { BatchRunner } from "../../SimpleBatchRunner/BatchRunner";
-import { RunnerOptions, validateRunnerOptions } from "../../SimpleBatchRunner/RunnerOptions";
+import {
+  RunnerOptions,
+  validateRunnerOptions,
+} from "../../SimpleBatchRunner/RunnerOptions";
 import { allTasks, queue, waitFor } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
 
-const MODES = ["ok", "flaky", "throw", "refuse", "sleep-in-db", "wait-for-abort", "ignore-abort"] as const;
+const MODES = [
+  "ok",
+  "flaky",
+  "throw",
+  "refuse",
+  "sleep-in-db",
+  "wait-for-abort",
+  "ignore-abort",
+] as const;
 
 class ProbeContract {
   @Expose({ name: "Mode" })
@@ -35,13 +46,17 @@ class ProbeTask implements ITaskfy<ProbeContract> {
   async execute(contract: ProbeContract, context: TaskContext): Promise<void> {
     const call = (calls.get(context.taskId) ?? 0) + 1;
     calls.set(context.taskId, call);
-    await context.manager.query("INSERT INTO probe_output (taskid, call) VALUES ($1, $2)", [context.taskId, call]);
+    await context.manager.query(
+      "INSERT INTO probe_output (taskid, call) VALUES ($1, $2)",
+      [context.taskId, call],
+    );
 
     switch (contract.mode) {
       case "ok":
         return;
       case "flaky":
-        if (call <= (contract.failures ?? 0)) throw new Error(`Flaky failure ${call}`);
+        if (call <= (contract.failures ?? 0))
+          throw new Error(`Flaky failure ${call}`);
         return;
       case "throw":
         throw new Error("Probe always throws");
@@ -52,7 +67,9 @@ class ProbeTask implements ITaskfy<ProbeContract> {
         return;
       case "wait-for-abort":
         await new Promise((_, reject) =>
-          context.signal.addEventListener("abort", () => reject(context.signal.reason)),
+          context.signal.addEventListener("abort", () =>
+            reject(context.signal.reason),
+          ),
         );
         return;
       case "ignore-abort":
@@ -72,7 +89,11 @@ function probe(mode: ProbeContract["mode"], failures?: number) {
   return {
     className: "ProbeTask",
     contractName: "ProbeContract",
-    contractJson: JSON.stringify(failures === undefined ? { Mode: mode } : { Mode: mode, Failures: failures }),
+    contractJson: JSON.stringify(
+      failures === undefined
+        ? { Mode: mode }
+        : { Mode: mode, Failures: failures },
+    ),
   };
 }
 
@@ -86,7 +107,9 @@ describe("BatchRunner failures and retries", function () {
     database = await createTestDatabase();
     dataSource = await database.connect();
     await migrate(dataSource);
-    await dataSource.query("CREATE TABLE probe_output (taskid bigint, call int, PRIMARY KEY (taskid, call))");
+    await dataSource.query(
+      "CREATE TABLE probe_output (taskid bigint, call int, PRIMARY KEY (taskid, call))",
+    );
   });
 
   afterEach(async function () {
@@ -96,30 +119,57 @@ describe("BatchRunner failures and retries", function () {
 
   function runner(options: Partial<RunnerOptions> = {}): BatchRunner {
     return new BatchRunner(
-      { dataSource, registry: probeRegistry(), log: silentLogger, print: () => undefined },
-      validateRunnerOptions({ runnerId: "retry-runner", untilEmpty: true, retryBaseMs: 20, retryMaxMs: 40, ...options }),
+      {
+        dataSource,
+        registry: probeRegistry(),
+        log: silentLogger,
+        print: () => undefined,
+      },
+      validateRunnerOptions({
+        runnerId: "retry-runner",
+        untilEmpty: true,
+        retryBaseMs: 20,
+        retryMaxMs: 40,
+        ...options,
+      }),
     );
   }
 
   /** drain runs until no task is pending, as several --until-empty runs would. */
   async function drain(options: Partial<RunnerOptions> = {}): Promise<void> {
-    const serving = runner({ untilEmpty: false, pollIntervalMs: 10, ...options });
+    const serving = runner({
+      untilEmpty: false,
+      pollIntervalMs: 10,
+      ...options,
+    });
     const loop = serving.start();
-    await waitFor("the queue to drain", async () => {
-      const [row] = await dataSource.query("SELECT count(*)::int AS n FROM blog.batchjob WHERE status = 0");
-      return row.n === 0;
-    }, 25_000);
+    await waitFor(
+      "the queue to drain",
+      async () => {
+        const [row] = await dataSource.query(
+          "SELECT count(*)::int AS n FROM blog.batchjob WHERE status = 0",
+        );
+        return row.n === 0;
+      },
+      25_000,
+    );
     await serving.stop();
     await loop;
   }
 
   async function attemptsOf(taskId: string): Promise<number> {
-    const rows = await dataSource.query("SELECT attempts FROM blog.batchjobattempt WHERE taskid = $1", [taskId]);
+    const rows = await dataSource.query(
+      "SELECT attempts FROM blog.batchjobattempt WHERE taskid = $1",
+      [taskId],
+    );
     return rows[0]?.attempts ?? 0;
   }
 
   async function outputsOf(taskId: string): Promise<number[]> {
-    const rows = await dataSource.query("SELECT call FROM probe_output WHERE taskid = $1 ORDER BY call", [taskId]);
+    const rows = await dataSource.query(
+      "SELECT call FROM probe_output WHERE taskid = $1 ORDER BY call",
+      [taskId],
+    );
     return rows.map((row: { call: number }) => row.call);
   }
 
@@ -136,9 +186,16 @@ describe("BatchRunner failures and retries", function () {
 
   it("waits between attempts for a delay that doubles, with jitter", async function () {
     await queue(dataSource, [probe("throw")]);
-    const serving = runner({ untilEmpty: false, retryBaseMs: 60_000, retryMaxMs: 600_000 });
+    const serving = runner({
+      untilEmpty: false,
+      retryBaseMs: 60_000,
+      retryMaxMs: 600_000,
+    });
     const loop = serving.start();
-    await waitFor("the first attempt to fail", async () => (await allTasks(dataSource))[0].lastError !== null);
+    await waitFor(
+      "the first attempt to fail",
+      async () => (await allTasks(dataSource))[0].lastError !== null,
+    );
     await serving.stop();
     await loop;
 
@@ -174,8 +231,16 @@ describe("BatchRunner failures and retries", function () {
 
   it("fails bad input at once, without spending more attempts", async function () {
     await queue(dataSource, [
-      { className: "NoSuchTask", contractName: "ProbeContract", contractJson: '{"Mode":"ok"}' },
-      { className: "ProbeTask", contractName: "ProbeContract", contractJson: '{"Mode":"dance"}' },
+      {
+        className: "NoSuchTask",
+        contractName: "ProbeContract",
+        contractJson: '{"Mode":"ok"}',
+      },
+      {
+        className: "ProbeTask",
+        contractName: "ProbeContract",
+        contractJson: '{"Mode":"dance"}',
+      },
       probe("refuse"),
     ]);
 
@@ -193,7 +258,9 @@ describe("BatchRunner failures and retries", function () {
 
   it("cancels a statement that runs past the task's time limit", async function () {
     await queue(dataSource, [probe("sleep-in-db")]);
-    await dataSource.query("UPDATE blog.batchjob SET timeoutms = 200, maxattempts = 1");
+    await dataSource.query(
+      "UPDATE blog.batchjob SET timeoutms = 200, maxattempts = 1",
+    );
     const started = Date.now();
 
     await runner().start();
@@ -201,7 +268,9 @@ describe("BatchRunner failures and retries", function () {
     const [task] = await allTasks(dataSource);
     expect(Date.now() - started).to.be.below(10_000);
     expect(task.status).to.equal(TaskStatus.Failed);
-    expect(task.lastError).to.match(/^TaskTimeoutError: Task 1 ran past its time limit of 200 ms/);
+    expect(task.lastError).to.match(
+      /^TaskTimeoutError: Task 1 ran past its time limit of 200 ms/,
+    );
   });
 
   it("aborts a task's signal when it runs past the runner's time limit", async function () {
@@ -217,20 +286,26 @@ describe("BatchRunner failures and retries", function () {
 
   it("rolls back the round of a task that ignores its abort, spending its attempt", async function () {
     await queue(dataSource, [probe("ignore-abort")]);
-    await dataSource.query("UPDATE blog.batchjob SET timeoutms = 50, maxattempts = 1");
+    await dataSource.query(
+      "UPDATE blog.batchjob SET timeoutms = 50, maxattempts = 1",
+    );
 
     await drain();
 
     const [task] = await allTasks(dataSource);
     expect(task.status).to.equal(TaskStatus.Failed);
     expect(await attemptsOf(task.id)).to.equal(2);
-    expect(task.lastError).to.match(/^AttemptsExhaustedError: Task 1 was claimed 2 times and may run 1/);
+    expect(task.lastError).to.match(
+      /^AttemptsExhaustedError: Task 1 was claimed 2 times and may run 1/,
+    );
   });
 
   it("fails without running a task whose runners kept dying", async function () {
     await queue(dataSource, [probe("ok")]);
     // As if five runners had claimed it and been killed before recording.
-    await dataSource.query("INSERT INTO blog.batchjobattempt VALUES (1, 5, 'dead-runner', now())");
+    await dataSource.query(
+      "INSERT INTO blog.batchjobattempt VALUES (1, 5, 'dead-runner', now())",
+    );
 
     await runner().start();
 
@@ -242,9 +317,16 @@ describe("BatchRunner failures and retries", function () {
 
   it("lets a task in hand finish when stopped within the grace period", async function () {
     await queue(dataSource, [probe("ok")]);
-    const held = runner({ untilEmpty: false, holdMs: 300, shutdownGraceMs: 5_000 });
+    const held = runner({
+      untilEmpty: false,
+      holdMs: 300,
+      shutdownGraceMs: 5_000,
+    });
     const loop = held.start();
-    await waitFor("the task to be claimed", async () => (await attemptsOf("1")) === 1);
+    await waitFor(
+      "the task to be claimed",
+      async () => (await attemptsOf("1")) === 1,
+    );
 
     await held.stop();
     await loop;

@@ -15,13 +15,18 @@ export const ADVENTUREWORKS_DIR =
 export const CHECKOUT = path.resolve(__dirname, "..", "..");
 
 /** loadAdventureWorks loads the real purchasing rows into a migrated database. */
-export async function loadAdventureWorks(dataSource: DataSource): Promise<void> {
+export async function loadAdventureWorks(
+  dataSource: DataSource,
+): Promise<void> {
   await migrate(dataSource);
   await loadSample(dataSource, { kind: "folder", dir: ADVENTUREWORKS_DIR });
 }
 
 /** queue adds tasks as the client would, returning nothing. */
-export async function queue(dataSource: DataSource, tasks: readonly NewTask[]): Promise<void> {
+export async function queue(
+  dataSource: DataSource,
+  tasks: readonly NewTask[],
+): Promise<void> {
   await enqueueTasks(dataSource.manager, tasks);
 }
 
@@ -32,7 +37,9 @@ export function allTasks(dataSource: DataSource): Promise<BatchJob[]> {
 
 /** pendingCount counts the tasks still pending. */
 export function pendingCount(dataSource: DataSource): Promise<number> {
-  return dataSource.getRepository(BatchJob).countBy({ status: TaskStatus.Pending });
+  return dataSource
+    .getRepository(BatchJob)
+    .countBy({ status: TaskStatus.Pending });
 }
 
 /**

@@ -33,7 +33,12 @@ export async function startTestServer(): Promise<void> {
   embedded = await EmbeddedDatabase.start({
     dataDir: path.join(embeddedFolder, "data"),
     // A throwaway cluster: durability buys nothing and costs seconds.
-    settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off", max_connections: "200" },
+    settings: {
+      fsync: "off",
+      synchronous_commit: "off",
+      full_page_writes: "off",
+      max_connections: "200",
+    },
   });
   adminUrl = embedded.urlFor("postgres");
 }
@@ -96,7 +101,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  */
 export function childEnvironment(url: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
-  for (const name of ["DB_ADDRESS", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_PASSWORD_FILE", "DB_NAME"]) {
+  for (const name of [
+    "DB_ADDRESS",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_PASSWORD_FILE",
+    "DB_NAME",
+  ]) {
     delete env[name];
   }
   return env;
@@ -120,6 +132,9 @@ function withDatabase(url: string, database: string): string {
 
 function urlOf(settings: DatabaseSettings): string {
   if (settings.url !== undefined) return settings.url;
-  const password = settings.password === undefined ? "" : `:${encodeURIComponent(settings.password)}`;
+  const password =
+    settings.password === undefined
+      ? ""
+      : `:${encodeURIComponent(settings.password)}`;
   return `postgres://${encodeURIComponent(settings.user)}${password}@${settings.host}:${settings.port}/${encodeURIComponent(settings.database)}`;
 }
