@@ -1,6 +1,4 @@
 import "reflect-metadata";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { verifyVendorJob } from "../Batch.Client/verifyVendorJob";
 import { followRun, formatDuration } from "../Batch.Client/followRun";
 import { queueVendorJob } from "../Batch.Client/queueVendorJob";
@@ -30,6 +28,7 @@ import {
 import { validateRunnerOptions } from "../SimpleBatchRunner/RunnerOptions";
 import { taskRegistry } from "../SimpleBatchRunner/tasks";
 import { startRunnerProcesses } from "./runnerProcesses";
+import { findCheckoutRoot } from "./checkoutRoot";
 
 const USAGE = `Usage: npm run demo -- [options]
 
@@ -192,15 +191,6 @@ function runnerEnvironment(settings: DatabaseSettings): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (settings.url !== undefined) env.DATABASE_URL = settings.url;
   return env;
-}
-
-function findCheckoutRoot(start: string): string {
-  for (let folder = start; ; folder = path.dirname(folder)) {
-    if (fs.existsSync(path.join(folder, "package.json"))) return folder;
-    if (path.dirname(folder) === folder) {
-      throw new Error(`Cannot find the checkout above ${start}`);
-    }
-  }
 }
 
 runCommand(main, USAGE);

@@ -17,6 +17,7 @@ import {
 import { ChaosPlan, validateChaosPlan } from "./chaosPlan";
 import { formatChaosReport } from "./formatChaosReport";
 import { runChaos } from "./runChaos";
+import { findCheckoutRoot } from "../checkoutRoot";
 
 const USAGE = `Usage: npm run chaos -- [options]
 
@@ -155,15 +156,6 @@ function urlOf(settings: DatabaseSettings): string {
       : `:${encodeURIComponent(settings.password)}`;
   const database = encodeURIComponent(settings.database);
   return `postgres://${user}${password}@${settings.host}:${settings.port}/${database}`;
-}
-
-function findCheckoutRoot(start: string): string {
-  for (let folder = start; ; folder = path.dirname(folder)) {
-    if (fs.existsSync(path.join(folder, "package.json"))) return folder;
-    if (path.dirname(folder) === folder) {
-      throw new Error(`Cannot find the checkout above ${start}`);
-    }
-  }
 }
 
 runCommand(main, USAGE);

@@ -13,6 +13,7 @@ import { SummedSalesContract } from "../../Contracts/SummedSalesContract";
 import { TaskRegistry } from "../../Contracts/TaskRegistry";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
 import { SummedSalesBatch } from "../../SimpleBatchRunner/tasks/SummedSalesBatch";
+import { thrownBy } from "../support/thrownBy";
 
 class CountContract implements IContract {
   @IsInt()
@@ -36,16 +37,6 @@ class CountTask implements ITaskfy<CountContract> {
 
 class LabelTask implements ITaskfy<LabelContract> {
   async execute(): Promise<void> {}
-}
-
-/** thrownBy runs an action that must throw and gives what it threw. */
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("Expected the action to throw, but it returned");
 }
 
 function countOf(value: number): CountContract {

@@ -4,21 +4,12 @@ import {
   parseCommandLine,
   UsageError,
 } from "../../Contracts/commandLine";
+import { thrownBy } from "../support/thrownBy";
 
 const OPTIONS = {
   "batch-size": { type: "string" },
   "until-empty": { type: "boolean" },
 } as const;
-
-/** thrownBy runs an action that must throw and gives what it threw. */
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("Expected the action to throw, but it returned");
-}
 
 describe("parseCommandLine", () => {
   it("reads the declared options", () => {

@@ -11,6 +11,7 @@ import {
   sqlStateOf,
   SqlState,
 } from "../../DataLayer/sqlState";
+import { thrownBy } from "../support/thrownBy";
 
 /** An error as node-postgres raises it: an Error with a SQLSTATE `code`. */
 function pgError(code: string, message = "server refused"): Error {
@@ -21,16 +22,6 @@ function refused(address: string): Error {
   return Object.assign(new Error(`connect ECONNREFUSED ${address}:5432`), {
     code: "ECONNREFUSED",
   });
-}
-
-/** thrownBy runs an action that must throw and gives what it threw. */
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("Expected the action to throw, but it returned");
 }
 
 /** A stream that keeps every line written to it. */

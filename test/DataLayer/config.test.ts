@@ -18,6 +18,7 @@ import {
   createTestDatabase,
   TestDatabase,
 } from "../support/testServer";
+import { thrownBy } from "../support/thrownBy";
 
 const DIST = path.resolve(__dirname, "..", "..", "dist");
 const RUNNER = path.join(DIST, "SimpleBatchRunner", "main.js");
@@ -27,16 +28,6 @@ const ENTRY_POINTS = [
   { name: "migration command", script: MIGRATION_COMMAND, args: ["show"] },
 ];
 const STACK_LINE = /^\s{4}at /m;
-
-/** thrownBy runs an action that must throw and gives what it threw. */
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("Expected the action to throw, but it returned");
-}
 
 interface Outcome {
   readonly code: number | null;

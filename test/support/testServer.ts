@@ -7,6 +7,7 @@ import type { DataSource } from "typeorm";
 import { connect } from "../../DataLayer/connect";
 import { EmbeddedDatabase } from "../../DataLayer/embedded/EmbeddedDatabase";
 import {
+  DATABASE_VARIABLES,
   DatabaseSettings,
   isDatabaseConfigured,
   readDatabaseSettings,
@@ -100,18 +101,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * minus every database variable, plus DATABASE_URL.
  */
 export function childEnvironment(url: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
-  for (const name of [
-    "DB_ADDRESS",
-    "DB_PORT",
-    "DB_USER",
-    "DB_PASSWORD",
-    "DB_PASSWORD_FILE",
-    "DB_NAME",
-  ]) {
-    delete env[name];
-  }
-  return env;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of DATABASE_VARIABLES) delete env[name];
+  return { ...env, DATABASE_URL: url };
 }
 
 async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
