@@ -1,7 +1,6 @@
-import * as os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
-import { BatchError, describeError, toError } from "../Contracts/errors";
+import { BatchError, describeError } from "../Contracts/errors";
 import type { Logger } from "../Contracts/Logger";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import { countAttempts, refundAttempts } from "../DataLayer/attempts";
@@ -11,18 +10,18 @@ import {
   msUntilNextRetry,
   pendingIdRange,
 } from "../DataLayer/claim";
-import { writeHeartbeat } from "../DataLayer/heartbeat";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
-import { recordOutcomes, TaskOutcome } from "../DataLayer/recordOutcomes";
+import { recordOutcomes } from "../DataLayer/recordOutcomes";
 import {
   isPermanentDatabaseError,
   isSerializationFailure,
 } from "../DataLayer/sqlState";
 import { TaskStatus } from "../DataLayer/TaskStatus";
-import { retryDelayMs, shouldRetry } from "./retryPolicy";
+import { Heartbeat } from "./Heartbeat";
 import { noMetrics, RunnerMetrics, TaskEnd } from "./metrics";
 import type { RunnerOptions } from "./RunnerOptions";
-import { runTask, TaskResult } from "./runTask";
+import { runTask } from "./runTask";
+import { concludeTask, EndedTask, giveUpTask } from "./taskOutcomes";
 
 /** RunnerStats count what a runner did since it started. */
 export interface RunnerStats {
@@ -79,13 +78,6 @@ class RoundGivenBackError extends BatchError {
   }
 }
 
-interface Ended {
-  readonly job: BatchJob;
-  readonly outcome: TaskOutcome;
-  readonly lines: readonly string[];
-}
-
-const MAX_ERROR_TEXT = 4000;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 const RETRY_JITTER_MS = 10;
@@ -105,8 +97,7 @@ export class BatchRunner {
   private readonly stopping = new AbortController();
   private readonly shutdown = new AbortController();
   private graceTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private readonly startedAt = new Date();
+  private readonly heartbeat: Heartbeat;
   private tasksInHand = 0;
   private wakeRequested = false;
   private idRange: IdRange | undefined;
@@ -136,6 +127,18 @@ export class BatchRunner {
     this.now = deps.now ?? (() => new Date());
     this.metrics = deps.metrics ?? noMetrics;
     this.side = deps.sideDataSource ?? deps.dataSource;
+    this.heartbeat = new Heartbeat(
+      this.side,
+      options.runnerId,
+      options.heartbeatIntervalMs,
+      () => ({
+        tasksDone: this.counters.tasksDone,
+        tasksFailed: this.counters.tasksFailed,
+        tasksRetried: this.counters.tasksRetried,
+        tasksInHand: this.tasksInHand,
+      }),
+      this.log,
+    );
   }
 
   /** A copy of the counters so far. */
@@ -155,20 +158,19 @@ export class BatchRunner {
     if (this.finished !== undefined) {
       throw new TypeError("Cannot start runner: it was started already");
     }
-    void this.beat(false);
-    this.heartbeatTimer = setInterval(
-      () => void this.beat(false),
-      this.options.heartbeatIntervalMs,
-    );
-    this.finished = this.loop()
-      .finally(() => {
+    this.heartbeat.start();
+    this.finished = this.loop().then(
+      async () => {
         clearTimeout(this.graceTimer);
-        clearInterval(this.heartbeatTimer);
-      })
-      .then(async () => {
-        await this.beat(true);
+        await this.heartbeat.stop(true);
         return this.stats;
-      });
+      },
+      async (error: unknown) => {
+        clearTimeout(this.graceTimer);
+        await this.heartbeat.stop(false);
+        throw error;
+      },
+    );
     return this.finished;
   }
 
@@ -358,11 +360,11 @@ export class BatchRunner {
   private async runJobs(
     queryRunner: QueryRunner,
     claimed: BatchJob[],
-  ): Promise<Ended[]> {
+  ): Promise<EndedTask[]> {
     const ids = claimed.map((job) => job.id);
     const attempts = await countAttempts(this.side, this.options.runnerId, ids);
     const jobs = await this.isolateSuspects(claimed, attempts);
-    const ended: Ended[] = [];
+    const ended: EndedTask[] = [];
     const round = { statementTimeoutMs: undefined as number | undefined };
 
     for (const job of jobs) {
@@ -373,7 +375,7 @@ export class BatchRunner {
         attempt,
       });
       if (attempt > job.maxAttempts) {
-        ended.push(this.giveUp(job, attempt));
+        ended.push(giveUpTask(job, attempt, this.now()));
         continue;
       }
       const limitMs = job.timeoutMs ?? this.options.taskTimeoutMs;
@@ -395,7 +397,7 @@ export class BatchRunner {
         log.warn("Task ignored its abort signal; rolling back its round");
         throw new RoundGivenBackError("abandoned", ids);
       }
-      ended.push(this.conclude(job, attempt, result));
+      ended.push(concludeTask(job, attempt, result, this.options));
     }
     return ended;
   }
@@ -432,74 +434,13 @@ export class BatchRunner {
     return kept;
   }
 
-  /** conclude turns a task's result into its outcome: done, retry or failed. */
-  private conclude(
-    job: BatchJob,
-    attempt: number,
-    result: Extract<TaskResult, { kind: "done" | "threw" }>,
-  ): Ended {
-    const times = {
-      id: job.id,
-      startedAt: result.startedAt,
-      stoppedAt: result.stoppedAt,
-    };
-    if (result.kind === "done") {
-      const outcome = {
-        ...times,
-        status: TaskStatus.Done,
-        error: null,
-        notBefore: null,
-      };
-      return { job, outcome, lines: result.lines };
-    }
-    const error = failureText(result.error);
-    if (shouldRetry(result.error, attempt, job.maxAttempts)) {
-      const delay = retryDelayMs(this.options, attempt);
-      const notBefore = new Date(result.stoppedAt.getTime() + delay);
-      return {
-        job,
-        outcome: { ...times, status: TaskStatus.Pending, error, notBefore },
-        lines: [],
-      };
-    }
-    return {
-      job,
-      outcome: { ...times, status: TaskStatus.Failed, error, notBefore: null },
-      lines: [],
-    };
-  }
-
-  /**
-   * giveUp fails a task claimed more often than it may be: each runner that
-   * took it stopped before recording an outcome, which is what a task that
-   * kills its runner looks like.
-   */
-  private giveUp(job: BatchJob, attempt: number): Ended {
-    const now = this.now();
-    const previous =
-      job.lastError === null ? "" : `\nLast recorded error: ${job.lastError}`;
-    const error =
-      `AttemptsExhaustedError: Task ${job.id} was claimed ${attempt} times and may run ` +
-      `${job.maxAttempts}; the runners that held it stopped before recording an ` +
-      `outcome (killed, out of memory or crashed)${previous}`;
-    const outcome = {
-      id: job.id,
-      status: TaskStatus.Failed,
-      startedAt: now,
-      stoppedAt: now,
-      error: error.slice(0, MAX_ERROR_TEXT),
-      notBefore: null,
-    };
-    return { job, outcome, lines: [] };
-  }
-
   private setTasksInHand(count: number): void {
     this.tasksInHand = count;
     this.metrics.tasksInHand(count);
   }
 
   /** report logs and prints a committed round; nothing before commit. */
-  private report(ended: readonly Ended[]): void {
+  private report(ended: readonly EndedTask[]): void {
     for (const { job, outcome, lines } of ended) {
       const log = this.log.child({ taskId: job.id, taskClass: job.className });
       const durationMs =
@@ -528,31 +469,6 @@ export class BatchRunner {
     }
   }
 
-  /**
-   * beat writes the runner's heartbeat on a pooled connection of its own,
-   * so a long task does not silence it. A failed beat is only logged: the
-   * tasks matter more than the record of them.
-   */
-  private async beat(stopped: boolean): Promise<void> {
-    try {
-      await writeHeartbeat(this.side, {
-        runnerId: this.options.runnerId,
-        host: os.hostname(),
-        pid: process.pid,
-        startedAt: this.startedAt,
-        tasksDone: this.counters.tasksDone,
-        tasksFailed: this.counters.tasksFailed,
-        tasksRetried: this.counters.tasksRetried,
-        tasksInHand: this.tasksInHand,
-        stopped,
-      });
-    } catch (error) {
-      this.log.warn("Cannot write the runner heartbeat", {
-        error: describeError(error),
-      });
-    }
-  }
-
   /** pause waits, waking early when the runner is asked to stop. */
   private async pause(ms: number): Promise<void> {
     await sleep(ms, undefined, { signal: this.stopping.signal }).catch(
@@ -564,14 +480,6 @@ export class BatchRunner {
 function endOf(status: TaskStatus): TaskEnd {
   if (status === TaskStatus.Done) return "done";
   return status === TaskStatus.Pending ? "retried" : "failed";
-}
-
-function failureText(thrown: unknown): string {
-  const error = toError(thrown);
-  const text = error.stack ?? `${error.name}: ${error.message}`;
-  return text.length > MAX_ERROR_TEXT
-    ? `${text.slice(0, MAX_ERROR_TEXT)}…`
-    : text;
 }
 
 function backoff(failuresInARow: number): number {
