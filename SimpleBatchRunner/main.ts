@@ -13,12 +13,7 @@ import { listenForQueued } from "../DataLayer/queueNotifications";
 import { readDatabaseSettings } from "../ormconfig";
 import type { Logger } from "../Contracts/Logger";
 import { BatchRunner } from "./BatchRunner";
-import {
-  createPrometheusMetrics,
-  portOf,
-  RunnerMetrics,
-  serveMetrics,
-} from "./metrics";
+import type { RunnerMetrics } from "./metrics";
 import { parseIsolation, validateRunnerOptions } from "./RunnerOptions";
 import { taskRegistry } from "./tasks";
 
@@ -167,6 +162,9 @@ async function startMetrics(
     );
   }
   const host = args["metrics-host"] ?? "127.0.0.1";
+  // Loaded only when asked for: prom-client costs start-up time.
+  const { createPrometheusMetrics, portOf, serveMetrics } =
+    require("./prometheusMetrics") as typeof import("./prometheusMetrics");
   const metrics = createPrometheusMetrics(runnerId);
   const server = await serveMetrics(metrics.registry, host, port);
   log.info("Serving metrics", {

@@ -13,7 +13,7 @@ import {
   createPrometheusMetrics,
   portOf,
   serveMetrics,
-} from "../../SimpleBatchRunner/metrics";
+} from "../../SimpleBatchRunner/prometheusMetrics";
 import { validateRunnerOptions } from "../../SimpleBatchRunner/RunnerOptions";
 import { CHECKOUT, queue, waitFor } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
