@@ -36,15 +36,11 @@ export async function openGraphile(url: string): Promise<Peer> {
   await client.connect();
   return {
     async enqueue(count, firstSeq = 0) {
-      for (let start = 0; start < count; start += CHUNK) {
-        const size = Math.min(CHUNK, count - start);
-        await utils.addJobs(
-          Array.from({ length: size }, (_, index) => ({
-            identifier: PEER_TASK,
-            payload: { seq: firstSeq + start + index },
-          })),
-        );
-      }
+      await inChunks(count, firstSeq, (seqs) =>
+        utils.addJobs(
+          seqs.map((seq) => ({ identifier: PEER_TASK, payload: { seq } })),
+        ),
+      );
     },
     async enqueueOne(seq) {
       await utils.addJob(PEER_TASK, { seq });
@@ -83,15 +79,9 @@ export async function openPgBoss(url: string, queue: string): Promise<Peer> {
   await client.connect();
   return {
     async enqueue(count, firstSeq = 0) {
-      for (let start = 0; start < count; start += CHUNK) {
-        const size = Math.min(CHUNK, count - start);
-        await boss.insert(
-          Array.from({ length: size }, (_, index) => ({
-            name: queue,
-            data: { seq: firstSeq + start + index },
-          })),
-        );
-      }
+      await inChunks(count, firstSeq, (seqs) =>
+        boss.insert(seqs.map((seq) => ({ name: queue, data: { seq } }))),
+      );
     },
     async enqueueOne(seq) {
       await boss.send(queue, { seq });
@@ -152,4 +142,19 @@ export function launchPeerWorkers(
     const name = `${options.system}-${index + 1}`;
     return launchNode({ name, args, onLine: (line) => onLine(name, line) });
   });
+}
+
+/**
+ * inChunks hands the sequence numbers firstSeq .. firstSeq + count - 1 to
+ * `insert` in bulk calls of at most CHUNK, one after another.
+ */
+async function inChunks(
+  count: number,
+  firstSeq: number,
+  insert: (seqs: number[]) => Promise<unknown>,
+): Promise<void> {
+  for (let start = 0; start < count; start += CHUNK) {
+    const size = Math.min(CHUNK, count - start);
+    await insert(Array.from({ length: size }, (_, i) => firstSeq + start + i));
+  }
 }
