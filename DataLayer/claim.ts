@@ -2,51 +2,148 @@ import type { EntityManager } from "typeorm";
 import { BatchJob } from "./entities/BatchJob";
 import { TaskStatus } from "./TaskStatus";
 
+/** ClaimScope narrows which pending tasks a claim may take. */
+export interface ClaimScope {
+  /** Take tasks from this id upwards first, then those below it. */
+  readonly from?: string;
+  /**
+   * Pass over rows that some transaction has locked or changed since they
+   * were last written (their `xmax` is set), which is what a task looks
+   * like that a peer is holding or has just finished. Those are the rows
+   * whose lock REPEATABLE READ refuses (40001), so a claim that skips them
+   * rarely collides. A row whose last claim was rolled back looks the same
+   * until someone locks it again, so callers must claim without this now
+   * and then, or such tasks would wait behind every fresh one.
+   */
+  readonly untouchedOnly?: boolean;
+}
+
 /**
  * claimPendingTasks locks up to `limit` pending tasks that are due and
- * returns them: those from id `from` upwards first, then, if too few, those
- * below it, each part in id order. The row lock is the claim: rows that
- * another runner holds are skipped, and the lock lasts exactly as long as
- * the caller's transaction, so a runner that dies frees its tasks at once.
- * A task waiting to retry is due once its `notbefore` has passed.
+ * returns them: with `from`, those from that id upwards first, then, if too
+ * few, those below it, each part in id order. The row lock is the claim:
+ * rows that another runner holds are skipped, and the lock lasts exactly as
+ * long as the caller's transaction, so a runner that dies frees its tasks
+ * at once. A task waiting to retry is due once its `notbefore` has passed.
  *
  * Under REPEATABLE READ this throws a serialization failure (40001) when a
  * row it is about to lock was changed by a transaction that committed after
  * the snapshot; the caller retries the round. Runners that all scan from
  * the lowest id meet exactly there, at the rows their peers are finishing;
- * runners that start from random points (`from`) rarely meet at all.
+ * runners that start from random points (`from`), and pass over rows
+ * touched since the snapshot (`untouchedOnly`), rarely meet at all.
  */
 export async function claimPendingTasks(
   manager: EntityManager,
   limit: number,
-  from?: string,
+  scope: ClaimScope = {},
 ): Promise<BatchJob[]> {
-  const above = await claimQuery(manager, limit, from, ">=");
+  const { from, untouchedOnly = false } = scope;
+  const above = await claimQuery(manager, limit, from, ">=", untouchedOnly);
   if (above.length === limit || from === undefined) return above;
-  const below = await claimQuery(manager, limit - above.length, from, "<");
+  const below = await claimQuery(
+    manager,
+    limit - above.length,
+    from,
+    "<",
+    untouchedOnly,
+  );
   return [...above, ...below];
 }
 
-function claimQuery(
+/**
+ * A claim statement built once by TypeORM's query builder, and the
+ * columns its rows carry. Building and hydrating through the builder each
+ * round cost more than the claim itself at small batches.
+ */
+interface ClaimStatement {
+  readonly sql: string;
+  readonly columns: readonly {
+    readonly alias: string;
+    readonly hydrate: (row: Record<string, unknown>, job: BatchJob) => void;
+  }[];
+}
+
+const statements = new WeakMap<object, Map<string, ClaimStatement>>();
+
+async function claimQuery(
   manager: EntityManager,
   limit: number,
   from: string | undefined,
   side: ">=" | "<",
+  untouchedOnly: boolean,
 ): Promise<BatchJob[]> {
+  const statement = claimStatement(
+    manager,
+    limit,
+    from === undefined ? "all" : side,
+    untouchedOnly,
+  );
+  const parameters: Record<string, unknown> = {
+    pending: TaskStatus.Pending,
+  };
+  if (from !== undefined) parameters.from = from;
+  const [sql, values] = manager.connection.driver.escapeQueryWithParameters(
+    statement.sql,
+    parameters,
+  );
+  const rows = (await manager.query(sql, values)) as Record<string, unknown>[];
+  return rows.map((row) => {
+    const job = new BatchJob();
+    for (const column of statement.columns) column.hydrate(row, job);
+    return job;
+  });
+}
+
+function claimStatement(
+  manager: EntityManager,
+  limit: number,
+  range: ">=" | "<" | "all",
+  untouchedOnly: boolean,
+): ClaimStatement {
+  let cache = statements.get(manager.connection);
+  if (cache === undefined) {
+    cache = new Map();
+    statements.set(manager.connection, cache);
+  }
+  const key = `${limit} ${range} ${untouchedOnly}`;
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+
   const query = manager
     .createQueryBuilder(BatchJob, "job")
-    .where("job.status = :pending", { pending: TaskStatus.Pending })
+    .where("job.status = :pending")
     .andWhere("(job.notBefore IS NULL OR job.notBefore <= now())");
-  if (from !== undefined) {
-    const bound = side === ">=" ? "job.id >= :from" : "job.id < :from";
-    query.andWhere(bound, { from });
-  }
-  return query
+  if (range !== "all") query.andWhere(`job.id ${range} :from`);
+  // xmax is PostgreSQL's system column: zero on a row version that no
+  // transaction has locked, updated or tried to since it was written.
+  if (untouchedOnly) query.andWhere("job.xmax = 0");
+  query
     .orderBy("job.id", "ASC")
     .limit(limit)
     .setLock("pessimistic_write")
-    .setOnLocked("skip_locked")
-    .getMany();
+    .setOnLocked("skip_locked");
+
+  const { driver } = manager.connection;
+  const metadata = manager.connection.getMetadata(BatchJob);
+  const statement: ClaimStatement = {
+    sql: query.getQuery(),
+    columns: metadata.columns.map((column) => {
+      // The builder's alias for a selected column: "job_" + its name.
+      const alias = `job_${column.databaseName}`;
+      return {
+        alias,
+        hydrate: (row, job) =>
+          column.setEntityValue(
+            job,
+            driver.prepareHydratedValue(row[alias], column),
+          ),
+      };
+    }),
+  };
+  // Limits are few (one per batch size), so the cache stays small.
+  cache.set(key, statement);
+  return statement;
 }
 
 /** IdRange is the lowest and highest id of the pending tasks. */

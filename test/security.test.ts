@@ -122,6 +122,21 @@ const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
     why: "a placeholder's number, the index of a column",
   },
   {
+    file: "DataLayer/beginTransaction.ts",
+    expression: "isolation",
+    why: "an isolation level, checked against the levels PostgreSQL knows",
+  },
+  {
+    file: "DataLayer/claim.ts",
+    expression: "sql",
+    why: "the claim statement built by TypeORM's query builder, values bound",
+  },
+  {
+    file: "DataLayer/claim.ts",
+    expression: "range",
+    why: "a comparison operator constant, >= or <",
+  },
+  {
     file: "DataLayer/sample/loadSample.ts",
     expression: "baseType(column.type)",
     why: "a placeholder's array type, from a TableSpec constant",

@@ -1,0 +1,190 @@
+import { expect } from "chai";
+import type { DataSource, QueryRunner } from "typeorm";
+import { beginTransaction } from "../../DataLayer/beginTransaction";
+import { claimPendingTasks } from "../../DataLayer/claim";
+import { BatchJob } from "../../DataLayer/entities/BatchJob";
+import { migrate } from "../../DataLayer/migrate";
+import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
+import { allTasks, queue } from "../support/fixtures";
+import { createTestDatabase, TestDatabase } from "../support/testServer";
+
+/** rejectionOf awaits work that must fail and gives what it threw. */
+async function rejectionOf(work: () => Promise<unknown>): Promise<unknown> {
+  return work().then(
+    () => {
+      throw new Error("Expected the work to fail, but it succeeded");
+    },
+    (error: unknown) => error,
+  );
+}
+
+function task(note: string) {
+  return {
+    className: "NoteTask",
+    contractName: "NoteContract",
+    contractJson: JSON.stringify({ Note: note }),
+  };
+}
+
+describe("claimPendingTasks", function () {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeEach(async function () {
+    database = await createTestDatabase();
+    dataSource = await database.connect();
+    await migrate(dataSource);
+    await queue(dataSource, ["a", "b", "c", "d"].map(task));
+  });
+
+  afterEach(async function () {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  /** inRound runs `work` in a REPEATABLE READ transaction, then rolls back. */
+  async function inRound<T>(work: (runner: QueryRunner) => Promise<T>) {
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    await beginTransaction(runner, "REPEATABLE READ");
+    try {
+      return await work(runner);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  }
+
+  /** lockAndRollBack claims a task and gives it up, as a failed round does. */
+  async function lockAndRollBack(id: string): Promise<void> {
+    await dataSource
+      .transaction(async (manager) => {
+        await manager.query(
+          "SELECT id FROM blog.batchjob WHERE id = $1 FOR UPDATE",
+          [id],
+        );
+        throw new Error("rolled back on purpose");
+      })
+      .catch(() => undefined);
+  }
+
+  it("hydrates every column as TypeORM's own find does", async function () {
+    await dataSource.query(
+      `UPDATE blog.batchjob SET lasterror = 'boom', timeoutms = 250,
+         notbefore = now() - interval '1 minute' WHERE id = 2`,
+    );
+    const expected = await allTasks(dataSource);
+
+    const claimed = await inRound((runner) =>
+      claimPendingTasks(runner.manager, 10),
+    );
+
+    expect(claimed).to.have.length(4);
+    for (const job of claimed) expect(job).to.be.instanceOf(BatchJob);
+    expect(claimed).to.deep.equal(expected);
+  });
+
+  it("passes over a task whose last claim was rolled back, unless told not to", async function () {
+    await lockAndRollBack("2");
+
+    const untouched = await inRound((runner) =>
+      claimPendingTasks(runner.manager, 10, { untouchedOnly: true }),
+    );
+    const all = await inRound((runner) =>
+      claimPendingTasks(runner.manager, 10),
+    );
+
+    expect(untouched.map((job) => job.id)).to.deep.equal(["1", "3", "4"]);
+    expect(all.map((job) => job.id)).to.deep.equal(["1", "2", "3", "4"]);
+  });
+
+  it("passes over a task a peer finished after the snapshot, where a plain claim gets 40001", async function () {
+    const claimAfterPeerCommit = (untouchedOnly: boolean) =>
+      inRound(async (runner) => {
+        await runner.query("SELECT 1"); // takes the snapshot
+        await dataSource.query(
+          "UPDATE blog.batchjob SET status = 1 WHERE id = 1 AND status = 0",
+        );
+        return claimPendingTasks(runner.manager, 10, { untouchedOnly });
+      });
+
+    const untouched = await claimAfterPeerCommit(true);
+    await dataSource.query("UPDATE blog.batchjob SET status = 0");
+    const plain = await rejectionOf(() => claimAfterPeerCommit(false));
+
+    expect(untouched.map((job) => job.id)).to.deep.equal(["2", "3", "4"]);
+    expect(sqlStateOf(plain)).to.equal(SqlState.SerializationFailure);
+  });
+
+  it("starts at `from` and wraps around below it", async function () {
+    const claimed = await inRound((runner) =>
+      claimPendingTasks(runner.manager, 3, {
+        from: "3",
+        untouchedOnly: true,
+      }),
+    );
+
+    expect(claimed.map((job) => job.id)).to.deep.equal(["3", "4", "1"]);
+  });
+});
+
+describe("beginTransaction", function () {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeEach(async function () {
+    database = await createTestDatabase();
+    dataSource = await database.connect();
+    await dataSource.query("CREATE TABLE note (text text)");
+  });
+
+  afterEach(async function () {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  it("opens a transaction at the level asked that TypeORM can end and nest", async function () {
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await beginTransaction(runner, "REPEATABLE READ");
+      const [level] = await runner.query("SHOW transaction_isolation");
+      await runner.query("INSERT INTO note VALUES ('outer')");
+      // A task's own transaction inside a round becomes a savepoint.
+      await runner.manager
+        .transaction(async (inner) => {
+          await inner.query("INSERT INTO note VALUES ('inner')");
+          throw new Error("inner work fails");
+        })
+        .catch(() => undefined);
+      await runner.commitTransaction();
+
+      expect(level.transaction_isolation).to.equal("repeatable read");
+      expect(runner.isTransactionActive).to.equal(false);
+      const notes = await dataSource.query("SELECT text FROM note");
+      expect(notes).to.deep.equal([{ text: "outer" }]);
+    } finally {
+      await runner.release();
+    }
+  });
+
+  it("refuses a level PostgreSQL does not know, and a second begin", async function () {
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const unknown = await rejectionOf(() =>
+        beginTransaction(runner, "SNAPSHOT" as "SERIALIZABLE"),
+      );
+      await beginTransaction(runner, "READ COMMITTED");
+      const twice = await rejectionOf(() =>
+        beginTransaction(runner, "READ COMMITTED"),
+      );
+      await runner.rollbackTransaction();
+
+      expect(unknown).to.be.instanceOf(TypeError);
+      expect(twice).to.be.instanceOf(TypeError);
+    } finally {
+      await runner.release();
+    }
+  });
+});
