@@ -22,3 +22,19 @@ export const silentLogger: Logger = {
   error: () => undefined,
   child: () => silentLogger,
 };
+
+/**
+ * lazyChild is `parent.child(fields)`, made only when first used: a task
+ * that never logs costs no child logger.
+ */
+export function lazyChild(parent: Logger, fields: LogFields): Logger {
+  let child: Logger | undefined;
+  const get = () => (child ??= parent.child(fields));
+  return {
+    debug: (message, more) => get().debug(message, more),
+    info: (message, more) => get().info(message, more),
+    warn: (message, more) => get().warn(message, more),
+    error: (message, more) => get().error(message, more),
+    child: (more) => get().child(more),
+  };
+}

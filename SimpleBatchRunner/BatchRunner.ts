@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 import { BatchError, describeError } from "../Contracts/errors";
-import type { Logger } from "../Contracts/Logger";
+import { lazyChild, Logger } from "../Contracts/Logger";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import { countAttempts, refundAttempts } from "../DataLayer/attempts";
+import { beginTransaction } from "../DataLayer/beginTransaction";
 import {
   claimPendingTasks,
+  ClaimScope,
   IdRange,
   msUntilNextRetry,
   pendingIdRange,
@@ -57,7 +59,7 @@ export interface RunnerDependencies {
   readonly claim?: (
     manager: EntityManager,
     limit: number,
-    from?: string,
+    scope?: ClaimScope,
   ) => Promise<BatchJob[]>;
   readonly now?: () => Date;
 }
@@ -83,6 +85,11 @@ const BACKOFF_MAX_MS = 5000;
 const RETRY_JITTER_MS = 10;
 // Rounds between reads of the pending id range; a short claim rereads it.
 const RANGE_REFRESH_ROUNDS = 100;
+// One round in this many claims from the head of the queue and takes rows
+// touched since they were written too. The others pass such rows over,
+// and a task whose last claim was rolled back looks touched until it is
+// claimed again: this keeps it from waiting behind every newer task.
+const HEAD_CLAIM_EVERY = 16;
 
 /**
  * BatchRunner claims pending tasks and runs them, one REPEATABLE READ
@@ -102,7 +109,8 @@ export class BatchRunner {
   private wakeRequested = false;
   private idRange: IdRange | undefined;
   private roundsSinceRange = Number.POSITIVE_INFINITY;
-  private idleWake: AbortController | undefined;
+  private roundsStarted = 0;
+  private idleWake = new AbortController();
   private finished: Promise<RunnerStats> | undefined;
   private readonly counters: RunnerStats = {
     rounds: 0,
@@ -199,12 +207,32 @@ export class BatchRunner {
    */
   wake(): void {
     this.wakeRequested = true;
-    this.idleWake?.abort();
+    this.idleWake.abort();
+    this.idleWake = new AbortController();
   }
 
+  /**
+   * loop runs `concurrency` lanes, each a loop of rounds on a connection of
+   * its own, so that one lane's tasks run while another waits for the
+   * database. A lane that fails for good stops the others.
+   */
   private async loop(): Promise<void> {
     const { runnerId: _, ...options } = this.options;
     this.log.debug("Runner started", options);
+    const lanes = Array.from({ length: this.options.concurrency }, () =>
+      this.lane().catch((error: unknown) => {
+        this.stopping.abort();
+        throw error;
+      }),
+    );
+    const ended = await Promise.allSettled(lanes);
+    const failed = ended.find((lane) => lane.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+    this.log.info("Runner stopped", { ...this.counters });
+  }
+
+  /** lane runs rounds until stopped, or, with `untilEmpty`, out of tasks. */
+  private async lane(): Promise<void> {
     let failuresInARow = 0;
 
     while (!this.stopping.signal.aborted) {
@@ -252,7 +280,6 @@ export class BatchRunner {
         else if (!(await this.waitForRetries())) break;
       }
     }
-    this.log.info("Runner stopped", { ...this.counters });
   }
 
   /**
@@ -276,7 +303,6 @@ export class BatchRunner {
       this.wakeRequested = false;
       return;
     }
-    this.idleWake = new AbortController();
     const signal = AbortSignal.any([
       this.stopping.signal,
       this.idleWake.signal,
@@ -284,35 +310,37 @@ export class BatchRunner {
     await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(
       () => undefined,
     );
-    this.idleWake = undefined;
     this.wakeRequested = false;
   }
 
   /** runRound claims, runs and records one round; returns tasks claimed. */
   private async runRound(): Promise<number> {
     this.wakeRequested = false;
-    const from = await this.claimStart();
+    const scope = await this.claimScope();
     const queryRunner = this.deps.dataSource.createQueryRunner();
     let jobs: BatchJob[] = [];
+    let inHand = 0;
     try {
       await queryRunner.connect();
-      await queryRunner.startTransaction(this.options.isolation);
+      await beginTransaction(queryRunner, this.options.isolation);
       const claimStarted = performance.now();
-      jobs = await this.claim(
-        queryRunner.manager,
-        this.options.batchSize,
-        from,
-      );
+      const { manager } = queryRunner;
+      const limit = this.options.batchSize;
+      jobs = await this.claim(manager, limit, scope);
+      // Rows passed over may be all that is left: look again at them.
+      if (jobs.length === 0 && scope.untouchedOnly) {
+        jobs = await this.claim(manager, limit, { from: scope.from });
+      }
       this.metrics.claimed((performance.now() - claimStarted) / 1000);
-      if (jobs.length < this.options.batchSize)
-        this.roundsSinceRange = Infinity;
       this.counters.rounds += 1;
+      if (jobs.length < limit) this.roundsSinceRange = Infinity;
       if (jobs.length === 0) {
         await queryRunner.commitTransaction();
         return 0;
       }
 
-      this.setTasksInHand(jobs.length);
+      inHand = jobs.length;
+      this.addTasksInHand(inHand);
       const ended = await this.runJobs(queryRunner, jobs);
       if (this.options.holdMs > 0) await this.pause(this.options.holdMs);
       await recordOutcomes(
@@ -333,27 +361,32 @@ export class BatchRunner {
       }
       throw error;
     } finally {
-      this.setTasksInHand(0);
+      this.addTasksInHand(-inHand);
       await queryRunner.release().catch(() => undefined);
     }
   }
 
   /**
-   * claimStart picks where this round's claim begins: a random id among the
+   * claimScope picks where this round's claim begins: a random id among the
    * pending ones, so that runners spread over the queue instead of all
-   * scanning its head, where their peers' rounds are committing. Without
-   * that, REPEATABLE READ refuses a large share of claims (40001).
+   * scanning its head, where their peers' rounds are committing, and it
+   * passes over rows touched since their snapshot. Without both, REPEATABLE
+   * READ refuses a large share of claims (40001) when runners are many.
+   * Every HEAD_CLAIM_EVERY-th round claims from the head instead, taking
+   * touched rows too.
    */
-  private async claimStart(): Promise<string | undefined> {
+  private async claimScope(): Promise<ClaimScope> {
+    this.roundsStarted += 1;
+    if (this.roundsStarted % HEAD_CLAIM_EVERY === 0) return {};
     if (this.roundsSinceRange >= RANGE_REFRESH_ROUNDS) {
       this.idRange = await pendingIdRange(this.side.manager);
       this.roundsSinceRange = 0;
     }
     this.roundsSinceRange += 1;
-    if (this.idRange === undefined) return undefined;
+    if (this.idRange === undefined) return { untouchedOnly: true };
     const { lowest, highest } = this.idRange;
     const offset = Math.floor(Math.random() * Number(highest - lowest + 1n));
-    return String(lowest + BigInt(offset));
+    return { from: String(lowest + BigInt(offset)), untouchedOnly: true };
   }
 
   /** runJobs counts the attempt of each claimed job, then runs them. */
@@ -369,7 +402,7 @@ export class BatchRunner {
 
     for (const job of jobs) {
       const attempt = attempts.get(job.id) ?? 1;
-      const log = this.log.child({
+      const log = lazyChild(this.log, {
         taskId: job.id,
         taskClass: job.className,
         attempt,
@@ -434,15 +467,18 @@ export class BatchRunner {
     return kept;
   }
 
-  private setTasksInHand(count: number): void {
-    this.tasksInHand = count;
-    this.metrics.tasksInHand(count);
+  private addTasksInHand(count: number): void {
+    this.tasksInHand += count;
+    this.metrics.tasksInHand(this.tasksInHand);
   }
 
   /** report logs and prints a committed round; nothing before commit. */
   private report(ended: readonly EndedTask[]): void {
     for (const { job, outcome, lines } of ended) {
-      const log = this.log.child({ taskId: job.id, taskClass: job.className });
+      const log = lazyChild(this.log, {
+        taskId: job.id,
+        taskClass: job.className,
+      });
       const durationMs =
         outcome.stoppedAt.getTime() - outcome.startedAt.getTime();
       const error = outcome.error?.split("\n")[0];
@@ -454,7 +490,9 @@ export class BatchRunner {
       if (outcome.status === TaskStatus.Done) {
         this.counters.tasksDone += 1;
         for (const line of lines) this.deps.print(line);
-        log.info("Task done", { durationMs });
+        // Per task only when debugging: at thousands of tasks a second,
+        // the heartbeat's progress line and the metrics tell more.
+        log.debug("Task done", { durationMs });
       } else if (outcome.status === TaskStatus.Pending) {
         this.counters.tasksRetried += 1;
         log.info("Task failed, will retry", {

@@ -16,11 +16,14 @@ export interface HeartbeatCounts {
  * Heartbeat writes a runner's record in blog.runnerheartbeat on a timer,
  * on pooled connections of their own, so a long task does not silence it.
  * A failed beat is only logged: the tasks matter more than the record of
- * them.
+ * them. Each beat after work was done also logs the runner's progress,
+ * which is what a person reading its log wants to see of a busy runner.
  */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Date();
+  private ended = 0;
+  private endedAt = performance.now();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -43,13 +46,15 @@ export class Heartbeat {
   }
 
   private async beat(stopped: boolean): Promise<void> {
+    const counts = this.counts();
+    this.logProgress(counts);
     try {
       await writeHeartbeat(this.dataSource, {
         runnerId: this.runnerId,
         host: os.hostname(),
         pid: process.pid,
         startedAt: this.startedAt,
-        ...this.counts(),
+        ...counts,
         stopped,
       });
     } catch (error) {
@@ -57,5 +62,20 @@ export class Heartbeat {
         error: describeError(error),
       });
     }
+  }
+
+  /** logProgress logs the counts when tasks ended since the last beat. */
+  private logProgress(counts: HeartbeatCounts): void {
+    const ended = counts.tasksDone + counts.tasksFailed + counts.tasksRetried;
+    const now = performance.now();
+    const seconds = (now - this.endedAt) / 1000;
+    const since = ended - this.ended;
+    this.ended = ended;
+    this.endedAt = now;
+    if (since === 0) return;
+    this.log.info("Runner progress", {
+      ...counts,
+      tasksPerSecond: Math.round(since / Math.max(seconds, 0.001)),
+    });
   }
 }

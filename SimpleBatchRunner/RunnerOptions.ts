@@ -6,6 +6,12 @@ export interface RunnerOptions {
   readonly runnerId: string;
   /** Tasks claimed per round, 1 to 10,000; default 1, as the original. */
   readonly batchSize: number;
+  /**
+   * Rounds in flight at once, each on a connection of its own, 1 to 64;
+   * default 1, as the original. More lets one round's tasks run while
+   * another waits for the database.
+   */
+  readonly concurrency: number;
   /** Milliseconds to hold a round's locks before commit; default 0. */
   readonly holdMs: number;
   /** Stop when a round finds nothing, as the original did; default false. */
@@ -73,6 +79,7 @@ const HOUR = 3_600_000;
 
 const LIMITS: Readonly<Record<NumericOption, { min: number; max: number }>> = {
   batchSize: { min: 1, max: 10_000 },
+  concurrency: { min: 1, max: 64 },
   holdMs: { min: 0, max: HOUR },
   pollIntervalMs: { min: 10, max: HOUR },
   taskTimeoutMs: { min: 10, max: 24 * HOUR },
@@ -85,6 +92,7 @@ const LIMITS: Readonly<Record<NumericOption, { min: number; max: number }>> = {
 
 const DEFAULTS: Readonly<Record<NumericOption, number>> = {
   batchSize: 1,
+  concurrency: 1,
   holdMs: 0,
   pollIntervalMs: 1000,
   taskTimeoutMs: 600_000,

@@ -23,6 +23,8 @@ Claims pending tasks from blog.batchjob and runs them.
 
 Options:
   --batch-size N          tasks claimed per round (default 1)
+  --concurrency N         rounds in flight at once, each on its own
+                          connection (default 1)
   --hold-ms N             pause before each commit, to watch progress
                           (default 0)
   --until-empty           exit when a round finds no pending task
@@ -51,6 +53,7 @@ DB_PASSWORD (or DB_PASSWORD_FILE) and DB_NAME. LOG_LEVEL sets the log level.`;
 async function main(): Promise<number> {
   const args = parseCommandLine(process.argv.slice(2), {
     "batch-size": { type: "string" },
+    concurrency: { type: "string" },
     "hold-ms": { type: "string" },
     "until-empty": { type: "boolean" },
     "poll-ms": { type: "string" },
@@ -73,6 +76,7 @@ async function main(): Promise<number> {
   }
   const options = validateRunnerOptions({
     batchSize: numberOption("batch-size", args["batch-size"]),
+    concurrency: numberOption("concurrency", args.concurrency),
     holdMs: numberOption("hold-ms", args["hold-ms"]),
     pollIntervalMs: numberOption("poll-ms", args["poll-ms"]),
     taskTimeoutMs: numberOption("task-timeout-ms", args["task-timeout-ms"]),
@@ -101,13 +105,13 @@ async function main(): Promise<number> {
   const dataSource = await connect(settings, {
     // Status finds the runner's open round by this name.
     applicationName: `batch-runner:${options.runnerId}`.slice(0, 63),
-    poolSize: 1,
+    poolSize: options.concurrency,
     idleInTransactionTimeoutMs: options.stallTimeoutMs,
   });
   const sideDataSource = await connect(settings, {
     applicationName: `batch-runner-side:${options.runnerId}`.slice(0, 63),
-    // Attempts and a heartbeat may be written at once.
-    poolSize: 2,
+    // Each lane's attempts and a heartbeat may be written at once.
+    poolSize: options.concurrency + 1,
     asynchronousCommit: true,
   }).catch(async (error: unknown) => {
     await dataSource.destroy();

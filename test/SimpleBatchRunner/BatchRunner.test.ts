@@ -5,7 +5,7 @@ import { Expose } from "class-transformer";
 import { verifyVendorJob } from "../../Batch.Client/verifyVendorJob";
 import { buildVendorTasks } from "../../Batch.Client/queueVendorJob";
 import type { ITaskfy, TaskContext } from "../../Contracts/ITaskfy";
-import { silentLogger } from "../../Contracts/Logger";
+import { LogFields, Logger, silentLogger } from "../../Contracts/Logger";
 import { TaskRegistry } from "../../Contracts/TaskRegistry";
 import { claimPendingTasks, pendingIdRange } from "../../DataLayer/claim";
 import { BatchJob } from "../../DataLayer/entities/BatchJob";
@@ -90,13 +90,14 @@ describe("BatchRunner", function () {
     extra: {
       registry?: TaskRegistry;
       claim?: (m: EntityManager, n: number) => Promise<BatchJob[]>;
+      log?: Logger;
     } = {},
   ): BatchRunner {
     return new BatchRunner(
       {
         dataSource,
         registry: extra.registry ?? noteRegistry(),
-        log: silentLogger,
+        log: extra.log ?? silentLogger,
         print: (line) => printed.push(line),
         claim: extra.claim,
       },
@@ -132,7 +133,7 @@ describe("BatchRunner", function () {
 
     const claimed = await dataSource.transaction(
       "REPEATABLE READ",
-      (transaction) => claimPendingTasks(transaction, 4, "4"),
+      (transaction) => claimPendingTasks(transaction, 4, { from: "4" }),
     );
 
     expect(claimed.map((job) => job.id)).to.deep.equal(["4", "5", "6", "1"]);
@@ -140,6 +141,65 @@ describe("BatchRunner", function () {
       lowest: 1n,
       highest: 6n,
     });
+  });
+
+  it("runs `concurrency` rounds at once, each with its own transaction", async function () {
+    await queue(dataSource, ["1", "2", "3"].map(note));
+    // Each task waits until all three have started: only three rounds in
+    // flight at once can finish them.
+    let started = 0;
+    let allStarted!: () => void;
+    const together = new Promise<void>((resolve) => (allStarted = resolve));
+    class TogetherTask implements ITaskfy<NoteContract> {
+      async execute(contract: NoteContract, context: TaskContext) {
+        await context.manager.query(
+          "INSERT INTO test_output (taskid, note) VALUES ($1, $2)",
+          [context.taskId, contract.note],
+        );
+        started += 1;
+        if (started === 3) allStarted();
+        await together;
+      }
+    }
+    const registry = new TaskRegistry();
+    registry.registerContract("NoteContract", NoteContract);
+    registry.registerTask("NoteTask", TogetherTask, NoteContract);
+
+    const stats = await makeRunner(
+      { concurrency: 3, taskTimeoutMs: 5000 },
+      { registry },
+    ).start();
+
+    expect(stats.tasksDone).to.equal(3);
+    expect(stats.tasksRetried).to.equal(0);
+    const runners = await dataSource.query(
+      "SELECT count(DISTINCT runnerid)::int AS n FROM blog.batchjob WHERE status = 1",
+    );
+    expect(runners[0].n).to.equal(1);
+  });
+
+  it("takes a task whose claim was rolled back while newer tasks keep coming", async function () {
+    await queue(dataSource, [note("given up once")]);
+    await dataSource
+      .transaction(async (manager) => {
+        await manager.query("SELECT id FROM blog.batchjob FOR UPDATE");
+        throw new Error("round rolled back");
+      })
+      .catch(() => undefined);
+    await queue(
+      dataSource,
+      Array.from({ length: 40 }, (_, index) => note(`fresh ${index}`)),
+    );
+
+    await makeRunner({ batchSize: 1 }).start();
+
+    // Rounds pass over rows touched since they were written, but one round
+    // in sixteen claims from the head of the queue, rows touched or not.
+    const [first] = await dataSource.query(
+      `SELECT count(*)::int AS before FROM blog.batchjob
+       WHERE stoppedat < (SELECT stoppedat FROM blog.batchjob WHERE id = 1)`,
+    );
+    expect(first.before).to.be.below(16);
   });
 
   it("claims up to the batch size per round", async function () {
@@ -407,6 +467,38 @@ describe("BatchRunner", function () {
     expect(stopped.lastseenat.getTime()).to.be.at.least(
       alive.lastseenat.getTime(),
     );
+  });
+
+  it("logs its progress at a heartbeat after tasks ended, and nothing when idle", async function () {
+    await queue(dataSource, [note("a"), note("b")]);
+    const events: { message: string; fields: LogFields }[] = [];
+    const capture: Logger = {
+      debug: () => undefined,
+      info: (message, fields = {}) => events.push({ message, fields }),
+      warn: () => undefined,
+      error: () => undefined,
+      child: () => capture,
+    };
+    const runner = makeRunner(
+      { untilEmpty: false, pollIntervalMs: 20, heartbeatIntervalMs: 100 },
+      { log: capture },
+    );
+    runner.start();
+    const progress = () =>
+      events.filter((event) => event.message === "Runner progress");
+
+    await waitFor("progress counting both tasks", () =>
+      progress().some((event) => event.fields.tasksDone === 2),
+    );
+    const lines = progress().length;
+    // Idle beats follow; none of them may log progress.
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await runner.stop();
+
+    expect(progress()).to.have.length(lines);
+    const last = progress()[lines - 1].fields;
+    expect(last).to.include({ tasksDone: 2, tasksFailed: 0, tasksInHand: 0 });
+    expect(last.tasksPerSecond).to.be.above(0);
   });
 
   it("records nothing for a round whose commit never happens", async function () {
