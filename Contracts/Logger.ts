@@ -28,13 +28,39 @@ export const silentLogger: Logger = {
  * that never logs costs no child logger.
  */
 export function lazyChild(parent: Logger, fields: LogFields): Logger {
-  let child: Logger | undefined;
-  const get = () => (child ??= parent.child(fields));
-  return {
-    debug: (message, more) => get().debug(message, more),
-    info: (message, more) => get().info(message, more),
-    warn: (message, more) => get().warn(message, more),
-    error: (message, more) => get().error(message, more),
-    child: (more) => get().child(more),
-  };
+  return new LazyChild(parent, fields);
+}
+
+// A class, not closures: one object per task instead of six.
+class LazyChild implements Logger {
+  private made: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly fields: LogFields,
+  ) {}
+
+  debug(message: string, fields?: LogFields): void {
+    this.logger().debug(message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.logger().info(message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.logger().warn(message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.logger().error(message, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return this.logger().child(fields);
+  }
+
+  private logger(): Logger {
+    return (this.made ??= this.parent.child(this.fields));
+  }
 }

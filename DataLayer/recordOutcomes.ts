@@ -39,22 +39,24 @@ export async function recordOutcomes(
     `UPDATE ${tableOf(manager, BatchJob)} AS job SET ` +
     `${column("status")} = outcome.status, ` +
     `${column("runnerId")} = $1, ` +
-    `${column("startedAt")} = outcome.startedat, ` +
-    `${column("stoppedAt")} = outcome.stoppedat, ` +
+    `${column("startedAt")} = timestamptz 'epoch' + outcome.startedat * interval '1 millisecond', ` +
+    `${column("stoppedAt")} = timestamptz 'epoch' + outcome.stoppedat * interval '1 millisecond', ` +
     `${column("lastError")} = outcome.lasterror, ` +
-    `${column("notBefore")} = outcome.notbefore ` +
-    "FROM unnest($2::bigint[], $3::int[], $4::timestamptz[], " +
-    "$5::timestamptz[], $6::text[], $7::timestamptz[]) " +
+    `${column("notBefore")} = timestamptz 'epoch' + outcome.notbefore * interval '1 millisecond' ` +
+    // Times travel as epoch milliseconds: formatting thousands of dates
+    // as text each round cost more than the statement.
+    "FROM unnest($2::bigint[], $3::int[], $4::bigint[], " +
+    "$5::bigint[], $6::text[], $7::bigint[]) " +
     "AS outcome(id, status, startedat, stoppedat, lasterror, notbefore) " +
     `WHERE job.${column("id")} = outcome.id AND job.${column("status")} = $8`;
   const [, affected] = (await manager.query(sql, [
     runnerId,
     outcomes.map((outcome) => outcome.id),
     outcomes.map((outcome) => outcome.status),
-    outcomes.map((outcome) => outcome.startedAt),
-    outcomes.map((outcome) => outcome.stoppedAt),
+    outcomes.map((outcome) => outcome.startedAt.getTime()),
+    outcomes.map((outcome) => outcome.stoppedAt.getTime()),
     outcomes.map((outcome) => outcome.error),
-    outcomes.map((outcome) => outcome.notBefore),
+    outcomes.map((outcome) => outcome.notBefore?.getTime() ?? null),
     TaskStatus.Pending,
   ])) as [unknown, number];
 

@@ -23,6 +23,7 @@ import { Heartbeat } from "./Heartbeat";
 import { noMetrics, RunnerMetrics, TaskEnd } from "./metrics";
 import type { RunnerOptions } from "./RunnerOptions";
 import { runTask } from "./runTask";
+import { StopSwitch } from "./StopSwitch";
 import { concludeTask, EndedTask, giveUpTask } from "./taskOutcomes";
 
 /** RunnerStats count what a runner did since it started. */
@@ -102,7 +103,7 @@ const HEAD_CLAIM_EVERY = 16;
  */
 export class BatchRunner {
   private readonly stopping = new AbortController();
-  private readonly shutdown = new AbortController();
+  private readonly shutdown = new StopSwitch();
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: Heartbeat;
   private tasksInHand = 0;
@@ -192,7 +193,7 @@ export class BatchRunner {
     if (!this.stopping.signal.aborted) {
       this.stopping.abort();
       this.graceTimer = setTimeout(
-        () => this.shutdown.abort(new Error("Runner is shutting down")),
+        () => this.shutdown.stop(new Error("Runner is shutting down")),
         this.options.shutdownGraceMs,
       );
     }
@@ -421,7 +422,7 @@ export class BatchRunner {
         log,
         limitMs,
         round,
-        shutdown: this.shutdown.signal,
+        shutdown: this.shutdown,
         now: this.now,
       });
       if (result.kind === "cut-off")
@@ -475,10 +476,6 @@ export class BatchRunner {
   /** report logs and prints a committed round; nothing before commit. */
   private report(ended: readonly EndedTask[]): void {
     for (const { job, outcome, lines } of ended) {
-      const log = lazyChild(this.log, {
-        taskId: job.id,
-        taskClass: job.className,
-      });
       const durationMs =
         outcome.stoppedAt.getTime() - outcome.startedAt.getTime();
       const error = outcome.error?.split("\n")[0];
@@ -492,8 +489,18 @@ export class BatchRunner {
         for (const line of lines) this.deps.print(line);
         // Per task only when debugging: at thousands of tasks a second,
         // the heartbeat's progress line and the metrics tell more.
-        log.debug("Task done", { durationMs });
-      } else if (outcome.status === TaskStatus.Pending) {
+        this.log.debug("Task done", {
+          taskId: job.id,
+          taskClass: job.className,
+          durationMs,
+        });
+        continue;
+      }
+      const log = this.log.child({
+        taskId: job.id,
+        taskClass: job.className,
+      });
+      if (outcome.status === TaskStatus.Pending) {
         this.counters.tasksRetried += 1;
         log.info("Task failed, will retry", {
           durationMs,

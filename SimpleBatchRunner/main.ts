@@ -1,5 +1,6 @@
 import "reflect-metadata";
 import * as path from "node:path";
+import type { DataSource } from "typeorm";
 import {
   numberOption,
   parseCommandLine,
@@ -102,21 +103,21 @@ async function main(): Promise<number> {
   loadTaskModules(args.tasks ?? []);
   const settings = readDatabaseSettings();
 
-  const dataSource = await connect(settings, {
-    // Status finds the runner's open round by this name.
-    applicationName: `batch-runner:${options.runnerId}`.slice(0, 63),
-    poolSize: options.concurrency,
-    idleInTransactionTimeoutMs: options.stallTimeoutMs,
-  });
-  const sideDataSource = await connect(settings, {
-    applicationName: `batch-runner-side:${options.runnerId}`.slice(0, 63),
-    // Each lane's attempts and a heartbeat may be written at once.
-    poolSize: options.concurrency + 1,
-    asynchronousCommit: true,
-  }).catch(async (error: unknown) => {
-    await dataSource.destroy();
-    throw error;
-  });
+  // Both at once: each connects and builds its metadata, start-up time.
+  const [dataSource, sideDataSource] = await connectBoth(
+    connect(settings, {
+      // Status finds the runner's open round by this name.
+      applicationName: `batch-runner:${options.runnerId}`.slice(0, 63),
+      poolSize: options.concurrency,
+      idleInTransactionTimeoutMs: options.stallTimeoutMs,
+    }),
+    connect(settings, {
+      applicationName: `batch-runner-side:${options.runnerId}`.slice(0, 63),
+      // Each lane's attempts and a heartbeat may be written at once.
+      poolSize: options.concurrency + 1,
+      asynchronousCommit: true,
+    }),
+  );
   try {
     await requireTaskTable(dataSource, settings);
     if (shutdown.requested) return 0;
@@ -146,6 +147,26 @@ async function main(): Promise<number> {
     await Promise.all([dataSource.destroy(), sideDataSource.destroy()]);
   }
   return 0;
+}
+
+/**
+ * connectBoth waits for two connections; when either fails, it closes the
+ * other and throws the first failure.
+ */
+async function connectBoth(
+  first: Promise<DataSource>,
+  second: Promise<DataSource>,
+): Promise<[DataSource, DataSource]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "fulfilled" && b.status === "fulfilled") {
+    return [a.value, b.value];
+  }
+  for (const opened of [a, b]) {
+    if (opened.status === "fulfilled") await opened.value.destroy();
+  }
+  throw a.status === "rejected"
+    ? a.reason
+    : (b as PromiseRejectedResult).reason;
 }
 
 /**

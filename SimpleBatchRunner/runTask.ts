@@ -8,6 +8,7 @@ import {
   SqlState,
   sqlStateOf,
 } from "../DataLayer/sqlState";
+import { StopSwitch } from "./StopSwitch";
 
 /** How long a task may take to give up once it was told to stop. */
 export const ABANDON_AFTER_MS = 2000;
@@ -40,8 +41,8 @@ export interface TaskRun {
   readonly limitMs: number;
   /** The round's statement timeout so far; runTask updates it. */
   readonly round: { statementTimeoutMs: number | undefined };
-  /** Aborted when the runner's shutdown grace has run out. */
-  readonly shutdown: AbortSignal;
+  /** Flipped when the runner's shutdown grace has run out. */
+  readonly shutdown: StopSwitch;
   readonly now: () => Date;
 }
 
@@ -59,23 +60,17 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   const lines: string[] = [];
   const savepoint = savepointBeforeFirstQuery(run);
 
-  const stop = new AbortController();
+  const stop = new StopSwitch();
   const timer = setTimeout(
-    () => stop.abort(new TaskTimeoutError(job.id, run.limitMs)),
+    () => stop.stop(new TaskTimeoutError(job.id, run.limitMs)),
     run.limitMs,
   );
-  const onShutdown = () => stop.abort(run.shutdown.reason);
-  run.shutdown.addEventListener("abort", onShutdown);
-  const cancelQuery = () => void cancelBackend(run);
-  stop.signal.addEventListener("abort", cancelQuery);
+  const unsubscribe = run.shutdown.subscribe((reason) => stop.stop(reason));
+  stop.subscribe(() => void cancelBackend(run));
 
-  const outcome = await settleWithin(
-    execute(run, stop.signal, lines),
-    stop.signal,
-  );
+  const outcome = await settleWithin(execute(run, stop, lines), stop);
   clearTimeout(timer);
-  run.shutdown.removeEventListener("abort", onShutdown);
-  stop.signal.removeEventListener("abort", cancelQuery);
+  unsubscribe();
   const ended = { startedAt, stoppedAt: run.now() };
 
   if (outcome.kind === "pending") return { kind: "abandoned", ...ended };
@@ -83,8 +78,8 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   // A savepoint left unreleased costs nothing: the commit releases them all,
   // and not releasing saves a round trip per task.
   if (!("error" in outcome)) return { kind: "done", lines, ...ended };
-  if (run.shutdown.aborted) return { kind: "cut-off", ...ended };
-  if (isSerializationFailure(outcome.error) && !stop.signal.aborted) {
+  if (run.shutdown.stopped) return { kind: "cut-off", ...ended };
+  if (isSerializationFailure(outcome.error) && !stop.stopped) {
     throw outcome.error;
   }
   if (await savepoint.opened()) {
@@ -93,7 +88,7 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   // PostgreSQL's statement_timeout and our timer race to the same limit;
   // whichever wins, the task ran out of time.
   const timedOut =
-    stop.signal.aborted || sqlStateOf(outcome.error) === SqlState.QueryCanceled;
+    stop.stopped || sqlStateOf(outcome.error) === SqlState.QueryCanceled;
   const error = timedOut
     ? new TaskTimeoutError(job.id, run.limitMs, { cause: outcome.error })
     : outcome.error;
@@ -144,7 +139,7 @@ function savepointBeforeFirstQuery(run: TaskRun): {
 
 async function execute(
   run: TaskRun,
-  signal: AbortSignal,
+  stop: StopSwitch,
   lines: string[],
 ): Promise<void> {
   const { job } = run;
@@ -157,7 +152,10 @@ async function execute(
     taskId: job.id,
     runnerId: run.runnerId,
     manager: run.queryRunner.manager,
-    signal,
+    // Made only for a task that looks at it.
+    get signal() {
+      return stop.signal;
+    },
     log: run.log,
     print: (line) => lines.push(line),
   });
@@ -168,31 +166,33 @@ type Settled =
   | { kind: "settled"; error: unknown }
   | { kind: "pending" };
 
+const SETTLED: Settled = { kind: "settled" };
+
 /**
- * settleWithin waits for a task; once `signal` aborts, it waits at most
+ * settleWithin waits for a task; once `stop` is flipped, it waits at most
  * ABANDON_AFTER_MS more, so a task that ignores its signal cannot hold the
  * runner, and its locks, forever.
  */
-function settleWithin(
-  task: Promise<void>,
-  signal: AbortSignal,
-): Promise<Settled> {
+function settleWithin(task: Promise<void>, stop: StopSwitch): Promise<Settled> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
-    const giveUp = () => {
+    let settled = false;
+    stop.subscribe(() => {
+      if (settled) return;
       timer = setTimeout(() => resolve({ kind: "pending" }), ABANDON_AFTER_MS);
-    };
-    if (signal.aborted) giveUp();
-    else signal.addEventListener("abort", giveUp, { once: true });
-    task
-      .then(
-        () => resolve({ kind: "settled" }),
-        (error: unknown) => resolve({ kind: "settled", error }),
-      )
-      .finally(() => {
+    });
+    task.then(
+      () => {
+        settled = true;
         clearTimeout(timer);
-        signal.removeEventListener("abort", giveUp);
-      });
+        resolve(SETTLED);
+      },
+      (error: unknown) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ kind: "settled", error });
+      },
+    );
   });
 }
 

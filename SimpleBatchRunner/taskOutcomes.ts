@@ -26,35 +26,34 @@ export function concludeTask(
   result: Extract<TaskResult, { kind: "done" | "threw" }>,
   policy: RetryPolicy,
 ): EndedTask {
-  const times = {
-    id: job.id,
-    startedAt: result.startedAt,
-    stoppedAt: result.stoppedAt,
-  };
+  const { startedAt, stoppedAt } = result;
   if (result.kind === "done") {
-    const outcome = {
-      ...times,
+    const outcome: TaskOutcome = {
+      id: job.id,
       status: TaskStatus.Done,
+      startedAt,
+      stoppedAt,
       error: null,
       notBefore: null,
     };
     return { job, outcome, lines: result.lines };
   }
   const error = failureText(result.error);
-  if (shouldRetry(result.error, attempt, job.maxAttempts)) {
-    const delay = retryDelayMs(policy, attempt);
-    const notBefore = new Date(result.stoppedAt.getTime() + delay);
-    const outcome = { ...times, status: TaskStatus.Pending, error, notBefore };
-    return { job, outcome, lines: [] };
-  }
-  const outcome = {
-    ...times,
-    status: TaskStatus.Failed,
+  const retry = shouldRetry(result.error, attempt, job.maxAttempts);
+  const outcome: TaskOutcome = {
+    id: job.id,
+    status: retry ? TaskStatus.Pending : TaskStatus.Failed,
+    startedAt,
+    stoppedAt,
     error,
-    notBefore: null,
+    notBefore: retry
+      ? new Date(stoppedAt.getTime() + retryDelayMs(policy, attempt))
+      : null,
   };
-  return { job, outcome, lines: [] };
+  return { job, outcome, lines: NO_LINES };
 }
+
+const NO_LINES: readonly string[] = [];
 
 /**
  * giveUpTask fails a task claimed more often than it may be: each runner
