@@ -9,12 +9,12 @@ export interface Plan {
   readonly enqueueSizes: readonly number[];
   /** Runner process counts for the throughput section. */
   readonly processCounts: readonly number[];
-  /** Batch sizes (--batch-size) for the throughput section. */
-  readonly batchSizes: readonly number[];
-  /** Batch sizes also run under READ COMMITTED, for comparison. */
-  readonly readCommittedBatchSizes: readonly number[];
-  /** Tasks drained per throughput run. */
+  /** Our runner's settings in the throughput section. */
+  readonly runnerConfigs: readonly RunnerConfig[];
+  /** Tasks drained per throughput run of one task per claim. */
   readonly throughputTasks: number;
+  /** Tasks drained per run that claims in batches: many more, to time. */
+  readonly batchedThroughputTasks: number;
   /** Single tasks timed in the wake-up latency section. */
   readonly latencySamples: number;
   /** Finished rows placed under the claim in the growth section. */
@@ -31,14 +31,30 @@ export interface Plan {
   readonly commitSeconds: number;
 }
 
+/** RunnerConfig is one setting of our runner in the throughput section. */
+export interface RunnerConfig {
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly isolation: "repeatable-read" | "read-committed";
+}
+
+const RR: RunnerConfig["isolation"] = "repeatable-read";
+const RC: RunnerConfig["isolation"] = "read-committed";
+
 /** QUICK is `npm run bench`: a few minutes, also run in CI. */
 export const QUICK: Plan = {
   full: false,
   enqueueSizes: [20_000],
   processCounts: [1, 4, 20],
-  batchSizes: [1, 100],
-  readCommittedBatchSizes: [1],
-  throughputTasks: 1_000,
+  runnerConfigs: [
+    { batchSize: 1, concurrency: 1, isolation: RR },
+    { batchSize: 1, concurrency: 1, isolation: RC },
+    { batchSize: 100, concurrency: 1, isolation: RR },
+    { batchSize: 1000, concurrency: 2, isolation: RR },
+    { batchSize: 1000, concurrency: 2, isolation: RC },
+  ],
+  throughputTasks: 3_000,
+  batchedThroughputTasks: 40_000,
   latencySamples: 20,
   growthFinishedRows: [0, 100_000],
   sustainedTasks: 20_000,
@@ -53,9 +69,13 @@ export const FULL: Plan = {
   full: true,
   enqueueSizes: [100_000, 1_000_000],
   processCounts: [1, 4, 20],
-  batchSizes: [1, 10, 100],
-  readCommittedBatchSizes: [1, 10, 100],
+  runnerConfigs: [1, 10, 100, 1000].flatMap((batchSize) =>
+    [RR, RC].flatMap((isolation: RunnerConfig["isolation"]) =>
+      [1, 2].map((concurrency) => ({ batchSize, concurrency, isolation })),
+    ),
+  ),
   throughputTasks: 20_000,
+  batchedThroughputTasks: 400_000,
   latencySamples: 50,
   growthFinishedRows: [0, 1_000_000, 10_000_000],
   sustainedTasks: 1_000_000,

@@ -17,7 +17,13 @@ import {
 import { PEER_TASK } from "../peers/peerTask";
 import { awaitExits, describeExit, Started, stopAll } from "../processes";
 import { connectTo, DataSourceLike, product } from "../product";
-import type { Plan, Section, SectionContext, SectionReport } from "../section";
+import type {
+  Plan,
+  RunnerConfig,
+  Section,
+  SectionContext,
+  SectionReport,
+} from "../section";
 import { epochMs, rate, round } from "../stats";
 import type { Series } from "../svg";
 import { pollUntil } from "../wait";
@@ -39,6 +45,8 @@ export interface ThroughputRun {
   readonly jobsPerSecondAfterFirst: number;
   /** Ours only: rounds retried after 40001, per 1,000 tasks done. */
   readonly serializationRetriesPer1000?: number;
+  /** Ours only: rounds retried after 40001, per 100 claims (rounds). */
+  readonly serializationRetryPercent?: number;
   readonly rounds?: number;
   /** Processes that did not exit cleanly, with their last log lines. */
   readonly problems: readonly string[];
@@ -93,7 +101,7 @@ export const throughputSection: Section = {
     }
     return {
       data: runs,
-      tables: [tableOf(runs, context.plan)],
+      tables: [tableOf(runs), targetsOf(runs, context.plan)],
       series: seriesOf(runs),
     };
   },
@@ -106,42 +114,44 @@ function configurationsFor(
   graphile: Peer,
   boss: Peer,
 ): Configuration[] {
-  const ours = (
-    isolation: "repeatable-read" | "read-committed",
-    abbreviation: string,
-    batchSizes: readonly number[],
-  ) =>
-    batchSizes.map((batchSize) => ({
-      system: "ours" as const,
-      config: `n=${batchSize} ${abbreviation}`,
-      drain: (processes: number) =>
-        drainOurs(plan, url, dataSource, processes, batchSize, isolation),
-    }));
+  const ours = plan.runnerConfigs.map((runnerConfig): Configuration => ({
+    system: "ours",
+    config: describeConfig(runnerConfig),
+    drain: (processes) =>
+      drainOurs(plan, url, dataSource, processes, runnerConfig),
+  }));
   const peer = (
     system: Configuration["system"],
     config: string,
+    batched: boolean,
     target: Peer,
     options: Omit<PeerWorkerOptions, "url">,
   ): Configuration => ({
     system,
     config,
     drain: (processes) =>
-      drainPeer(plan, target, processes, { ...options, url }, system, config),
+      drainPeer(
+        batched ? plan.batchedThroughputTasks : plan.throughputTasks,
+        target,
+        processes,
+        { ...options, url },
+        system,
+        config,
+      ),
   });
 
   return [
-    ...ours("repeatable-read", "RR", plan.batchSizes),
-    ...ours("read-committed", "RC", plan.readCommittedBatchSizes),
-    peer("graphile-worker", "concurrency 10", graphile, {
+    ...ours,
+    peer("graphile-worker", "concurrency 10", false, graphile, {
       system: "graphile",
       concurrency: 10,
     }),
-    peer("graphile-worker", "concurrency 10, local queue 500", graphile, {
+    peer("graphile-worker", "concurrency 10, local queue 500", true, graphile, {
       system: "graphile",
       concurrency: 10,
       localQueue: 500,
     }),
-    peer("pg-boss", "batchSize 500", boss, {
+    peer("pg-boss", "batchSize 500", true, boss, {
       system: "pgboss",
       queue: PEER_TASK,
       batchSize: 500,
@@ -150,9 +160,16 @@ function configurationsFor(
   ];
 }
 
+/** describeConfig names a runner setting: "n=100 c=2 RR". */
+function describeConfig(config: RunnerConfig): string {
+  const lanes = config.concurrency > 1 ? ` c=${config.concurrency}` : "";
+  const isolation = config.isolation === "repeatable-read" ? "RR" : "RC";
+  return `n=${config.batchSize}${lanes} ${isolation}`;
+}
+
 /** A drain may take 10 ms per task plus a minute for process start-up. */
-function timeoutFor(plan: Plan): number {
-  return 60_000 + plan.throughputTasks * 10;
+function timeoutFor(tasks: number): number {
+  return 60_000 + tasks * 10;
 }
 
 async function drainOurs(
@@ -160,24 +177,27 @@ async function drainOurs(
   url: string,
   dataSource: DataSourceLike,
   processes: number,
-  batchSize: number,
-  isolation: "repeatable-read" | "read-committed",
+  config: RunnerConfig,
 ): Promise<ThroughputRun> {
+  const tasks =
+    config.batchSize > 1 ? plan.batchedThroughputTasks : plan.throughputTasks;
   await resetTaskTables(dataSource);
-  await enqueueAll(dataSource, buildNoopTasks(plan.throughputTasks));
+  await enqueueAll(dataSource, buildNoopTasks(tasks));
   await dataSource.query("ANALYZE blog.batchjob");
 
   const runners = launchRunners(url, processes, [
     "--until-empty",
     "--batch-size",
-    String(batchSize),
+    String(config.batchSize),
+    "--concurrency",
+    String(config.concurrency),
     "--isolation",
-    isolation,
+    config.isolation,
   ]);
   const end = await waitForDrain(
     runners,
     async () => (await countPending(dataSource)) === 0,
-    plan,
+    tasks,
   );
   const exits = await awaitExits(runners, 30_000);
   const times = await taskTimes(dataSource);
@@ -189,13 +209,13 @@ async function drainOurs(
   );
   const rounds = counts.reduce((sum, count) => sum + (count?.rounds ?? 0), 0);
   const problems = exits.filter((exit) => exit.code !== 0).map(describeExit);
-  if (times.done !== plan.throughputTasks) {
-    problems.push(`${times.done} of ${plan.throughputTasks} tasks done`);
+  if (times.done !== tasks) {
+    problems.push(`${times.done} of ${tasks} tasks done`);
   }
   return {
     ...timing(
       "ours",
-      `n=${batchSize} ${isolation === "repeatable-read" ? "RR" : "RC"}`,
+      describeConfig(config),
       processes,
       times.done,
       launchOf(runners),
@@ -206,20 +226,20 @@ async function drainOurs(
       (retries * 1000) / Math.max(1, times.done),
       2,
     ),
+    serializationRetryPercent: round((100 * retries) / Math.max(1, rounds), 2),
     rounds,
     problems,
   };
 }
 
 async function drainPeer(
-  plan: Plan,
+  tasks: number,
   peer: Peer,
   processes: number,
   options: PeerWorkerOptions,
   system: string,
   config: string,
 ): Promise<ThroughputRun> {
-  const tasks = plan.throughputTasks;
   await peer.clear();
   await peer.enqueue(tasks);
 
@@ -231,7 +251,7 @@ async function drainPeer(
   const end = await waitForDrain(
     workers,
     async () => (await peer.done(tasks)) >= tasks,
-    plan,
+    tasks,
   );
   const exits = await stopAll(workers);
   const done = await peer.done(tasks);
@@ -266,7 +286,7 @@ async function drainPeer(
 async function waitForDrain(
   started: readonly Started[],
   drained: () => Promise<boolean>,
-  plan: Plan,
+  tasks: number,
 ): Promise<number> {
   let exited = false;
   void Promise.all(started.map((process) => process.exited)).then(() => {
@@ -278,7 +298,7 @@ async function waitForDrain(
       async () => (await drained()) || exited,
       {
         intervalMs: POLL_MS,
-        timeoutMs: timeoutFor(plan),
+        timeoutMs: timeoutFor(tasks),
       },
     );
   } catch (error) {
@@ -315,39 +335,101 @@ function timing(
   };
 }
 
-function tableOf(runs: readonly ThroughputRun[], plan: Plan) {
+function tableOf(runs: readonly ThroughputRun[]) {
   return {
-    title: `Throughput: ${plan.throughputTasks.toLocaleString("en-US")} no-op tasks, K processes`,
+    title: "Throughput: no-op tasks, K processes",
     columns: [
       "system",
       "config",
       "K",
+      "tasks",
       "wall s",
       "jobs/s",
       "after 1st s",
       "jobs/s after 1st",
       "40001/1k",
+      "40001 %",
       "problems",
     ],
     rows: runs.map((run) => [
       run.system,
       run.config,
       run.processes,
+      run.tasks,
       run.wallSeconds,
       run.jobsPerSecond,
       run.afterFirstSeconds,
       run.jobsPerSecondAfterFirst,
       run.serializationRetriesPer1000 ?? Number.NaN,
+      run.serializationRetryPercent ?? Number.NaN,
       run.problems.length === 0
         ? ""
         : `${run.problems.length}: ${run.problems[0].slice(0, 60)}`,
     ]),
     notes: [
       "wall: from the first process launch, start-up included; after 1st: from the first task's start.",
-      "40001/1k: rounds our runners retried after a serialization failure, per 1,000 tasks.",
-      "ours logs each task at info (its default); the peers log warnings only.",
+      "40001/1k: rounds our runners retried after a serialization failure, per 1,000 tasks; 40001 %: per 100 claims.",
+      "n: batch size; c: rounds in flight per process (--concurrency); RR/RC: REPEATABLE READ or READ COMMITTED.",
       "problems: how many, and the first; all of them are in the JSON.",
     ],
+  };
+}
+
+/**
+ * targetsOf sets the figures that matter side by side, per process count,
+ * as ratios within this run: our best against each peer's best, the
+ * original's setting against graphile-worker unbatched, and what
+ * REPEATABLE READ costs against READ COMMITTED.
+ */
+function targetsOf(runs: readonly ThroughputRun[], plan: Plan) {
+  const rate = (run: ThroughputRun | undefined) =>
+    run?.jobsPerSecondAfterFirst ?? Number.NaN;
+  const best = (chosen: readonly ThroughputRun[]) =>
+    chosen.reduce<ThroughputRun | undefined>(
+      (top, run) => (top === undefined || rate(run) > rate(top) ? run : top),
+      undefined,
+    );
+  const ratio = (a: number, b: number) => round(a / b, 2);
+  const rows = plan.processCounts.map((processes) => {
+    const at = runs.filter((run) => run.processes === processes);
+    const ours = at.filter((run) => run.system === "ours");
+    const oursRR = best(ours.filter((run) => run.config.endsWith("RR")));
+    const graphile = best(at.filter((run) => run.system === "graphile-worker"));
+    const boss = best(at.filter((run) => run.system === "pg-boss"));
+    const find = (config: string) => ours.find((run) => run.config === config);
+    const unbatched = at.find(
+      (run) =>
+        run.system === "graphile-worker" && run.config === "concurrency 10",
+    );
+    return [
+      processes,
+      `${rate(oursRR)} (${oursRR?.config ?? "-"})`,
+      `${rate(graphile)} (${graphile?.config ?? "-"})`,
+      ratio(rate(oursRR), rate(graphile)),
+      ratio(rate(oursRR), rate(boss)),
+      ratio(rate(find("n=1 RR")), rate(unbatched)),
+      ratio(rate(find("n=1 RR")), rate(find("n=1 RC"))),
+      Math.max(
+        ...ours
+          .filter((run) => run.config.endsWith("RR"))
+          .map((run) => run.serializationRetryPercent ?? 0),
+      ),
+    ];
+  });
+  return {
+    title: "Throughput against the targets (ratios within this run)",
+    columns: [
+      "K",
+      "ours best RR jobs/s",
+      "graphile best jobs/s",
+      "× graphile (≥1.25)",
+      "× pg-boss (≥2)",
+      "n=1 RR × graphile c10 (≥1)",
+      "n=1 RR ÷ RC (≥0.85)",
+      "worst 40001 % (<1)",
+    ],
+    rows,
+    notes: ["Rates are jobs/s after the first task started."],
   };
 }
 
