@@ -328,8 +328,13 @@ export class BatchRunner {
       const { manager } = queryRunner;
       const limit = this.options.batchSize;
       jobs = await this.claim(manager, limit, scope);
-      // Rows passed over may be all that is left: look again at them.
       if (jobs.length === 0 && scope.untouchedOnly) {
+        // Rows passed over may be all that is left. Look again at them in a
+        // fresh snapshot: in this one, tasks that peers finished since it
+        // began still look pending, and locking those is what REPEATABLE
+        // READ refuses.
+        await queryRunner.commitTransaction();
+        await beginTransaction(queryRunner, this.options.isolation);
         jobs = await this.claim(manager, limit, { from: scope.from });
       }
       this.metrics.claimed((performance.now() - claimStarted) / 1000);
