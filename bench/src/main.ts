@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { killAll } from "./processes";
 import { product } from "./product";
-import { FULL, QUICK, Section, SectionReport } from "./section";
+import { FULL, QUICK, Section, SectionReport, SMOKE } from "./section";
 import { contextSection } from "./sections/context";
 import { enqueueSection } from "./sections/enqueue";
 import { growthSection } from "./sections/growth";
@@ -41,6 +41,8 @@ section runs in a fresh database of its own.
 
 Options:
   --full            the long form (about an hour; a quiet machine)
+  --smoke           every section at tiny sizes, as CI runs it (a minute
+                    or two; the figures mean little)
   --only NAMES      run only these sections, comma-separated: ${SECTIONS.map((s) => s.name).join(", ")}
                     (growth runs only with --full or when named here)
   --json PATH       where to write the results (default bench/results/latest.json)
@@ -52,6 +54,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       full: { type: "boolean", default: false },
+      smoke: { type: "boolean", default: false },
       only: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", default: false },
@@ -61,8 +64,11 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const chosen = chooseSections(values.only, values.full);
-  const plan = values.full ? FULL : QUICK;
+  const chosen = chooseSections(values.only, values.full || values.smoke);
+  if (values.full && values.smoke) {
+    throw new RangeError("Cannot run the bench: choose --full or --smoke");
+  }
+  const plan = values.full ? FULL : values.smoke ? SMOKE : QUICK;
   const jsonPath = path.resolve(
     values.json ?? path.join(RESULTS, "latest.json"),
   );

@@ -64,6 +64,30 @@ export const QUICK: Plan = {
   commitSeconds: 5,
 };
 
+/**
+ * SMOKE is `npm run bench -- --smoke`, which CI runs: every section at
+ * sizes too small to mean much, to show that the bench still runs and
+ * prints its figures.
+ */
+export const SMOKE: Plan = {
+  full: false,
+  enqueueSizes: [2_000],
+  processCounts: [1, 4],
+  runnerConfigs: [
+    { batchSize: 1, concurrency: 1, isolation: RR },
+    { batchSize: 100, concurrency: 2, isolation: RR },
+  ],
+  throughputTasks: 200,
+  batchedThroughputTasks: 2_000,
+  latencySamples: 5,
+  growthFinishedRows: [0, 10_000],
+  sustainedTasks: 2_000,
+  vendorScales: [1],
+  vendorRunners: [5],
+  startupTrials: 2,
+  commitSeconds: 1,
+};
+
 /** FULL is `npm run bench -- --full`, for a quiet machine. */
 export const FULL: Plan = {
   full: true,
