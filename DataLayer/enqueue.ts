@@ -1,7 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { BatchJob } from "./entities/BatchJob";
 import { columnOf, tableOf } from "./identifiers";
-import { announceQueued } from "./queueNotifications";
+import { QUEUED_CHANNEL } from "./queueNotifications";
 
 /** NewTask is a task to queue: what runs it and its contract as JSON. */
 export interface NewTask {
@@ -17,7 +17,9 @@ export const ENQUEUE_CHUNK_SIZE = 10_000;
  * enqueueTasks queues tasks as pending with one INSERT per chunk of rows,
  * their values bound as three arrays, announces them to idle runners, and
  * returns how many it queued. Run it inside a transaction for
- * all-or-nothing; the announcement is delivered at commit.
+ * all-or-nothing; the announcement is delivered at commit. The last chunk's
+ * INSERT makes the announcement itself, so queueing one task outside a
+ * transaction is one round trip.
  */
 export async function enqueueTasks(
   manager: EntityManager,
@@ -27,18 +29,25 @@ export async function enqueueTasks(
   const columns = (["className", "contractName", "contractJson"] as const)
     .map((property) => columnOf(manager, BatchJob, property))
     .join(", ");
-  const sql =
+  const insert =
     `INSERT INTO ${table} (${columns}) ` +
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[])";
+  // A data-modifying WITH runs to completion whatever its reader takes.
+  const insertAndAnnounce =
+    `WITH queued AS (${insert} RETURNING 1) ` +
+    "SELECT pg_notify($4, '') FROM (SELECT 1 FROM queued LIMIT 1) AS one";
 
   for (let start = 0; start < tasks.length; start += ENQUEUE_CHUNK_SIZE) {
     const chunk = tasks.slice(start, start + ENQUEUE_CHUNK_SIZE);
-    await manager.query(sql, [
+    const values = [
       chunk.map((task) => task.className),
       chunk.map((task) => task.contractName),
       chunk.map((task) => task.contractJson),
-    ]);
+    ];
+    const last = start + ENQUEUE_CHUNK_SIZE >= tasks.length;
+    if (last)
+      await manager.query(insertAndAnnounce, [...values, QUEUED_CHANNEL]);
+    else await manager.query(insert, values);
   }
-  if (tasks.length > 0) await announceQueued(manager);
   return tasks.length;
 }

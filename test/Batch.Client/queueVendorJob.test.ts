@@ -8,7 +8,7 @@ import {
   VendorTableMissingError,
 } from "../../Batch.Client/queueVendorJob";
 import { ContractInvalidError } from "../../Contracts/registryErrors";
-import { enqueueTasks } from "../../DataLayer/enqueue";
+import { ENQUEUE_CHUNK_SIZE, enqueueTasks } from "../../DataLayer/enqueue";
 import { migrate } from "../../DataLayer/migrate";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
 import {
@@ -120,10 +120,44 @@ describe("queueVendorJob", function () {
     );
 
     expect(count).to.equal(5000);
-    // One INSERT for all rows, then one notification for idle runners.
-    expect(queries).to.have.length(2);
-    expect(queries[0]).to.match(/^INSERT INTO "blog"."batchjob"/);
-    expect(queries[1]).to.contain("pg_notify");
+    // One INSERT for all rows, which also notifies idle runners.
+    expect(queries).to.have.length(1);
+    expect(queries[0]).to.match(/INSERT INTO "blog"."batchjob"/);
+    expect(queries[0]).to.contain("pg_notify");
+    const [{ queued }] = await dataSource.query(
+      "SELECT count(*)::int AS queued FROM blog.batchjob",
+    );
+    expect(queued).to.equal(5000);
+  });
+
+  it("queues past one chunk with one INSERT per chunk, announcing once", async function () {
+    await migrate(dataSource);
+    const queries: string[] = [];
+    const manager = dataSource.manager;
+    const original = manager.query.bind(manager);
+    manager.query = ((sql: string, parameters?: unknown[]) => {
+      queries.push(sql);
+      return original(sql, parameters);
+    }) as typeof manager.query;
+    const tasks = range(1, ENQUEUE_CHUNK_SIZE * 2 + 500).map((vendorId) => ({
+      className: "SummedSalesBatch",
+      contractName: "SummedSalesContract",
+      contractJson: JSON.stringify({ VendorId: vendorId }),
+    }));
+
+    const count = await enqueueTasks(manager, tasks);
+
+    expect(count).to.equal(tasks.length);
+    expect(queries).to.have.length(3);
+    expect(queries.map((sql) => sql.includes("pg_notify"))).to.deep.equal([
+      false,
+      false,
+      true,
+    ]);
+    const [{ queued }] = await dataSource.query(
+      "SELECT count(*)::int AS queued FROM blog.batchjob",
+    );
+    expect(queued).to.equal(tasks.length);
   });
 });
 
