@@ -339,7 +339,7 @@ export class BatchRunner {
       }
       this.metrics.claimed((performance.now() - claimStarted) / 1000);
       this.counters.rounds += 1;
-      if (jobs.length < limit) this.roundsSinceRange = Infinity;
+      this.learnFromClaim(jobs.length === limit);
       if (jobs.length === 0) {
         await queryRunner.commitTransaction();
         return 0;
@@ -369,6 +369,22 @@ export class BatchRunner {
     } finally {
       this.addTasksInHand(-inHand);
       await queryRunner.release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * learnFromClaim keeps the pending id range fresh enough. A short claim
+   * means few tasks are left: the next round claims from the head, without
+   * reading the range first, which also lets a runner woken by new tasks
+   * claim at once. A full claim from the head means the queue has grown:
+   * the next round reads the range again to spread out.
+   */
+  private learnFromClaim(full: boolean): void {
+    if (!full) {
+      this.idRange = undefined;
+      this.roundsSinceRange = 0;
+    } else if (this.idRange === undefined) {
+      this.roundsSinceRange = RANGE_REFRESH_ROUNDS;
     }
   }
 
