@@ -42,6 +42,18 @@ export function enqueueAll(
   return dataSource.transaction((manager) => enqueueTasks(manager, tasks));
 }
 
+/**
+ * enqueueOne queues tasks with one call outside a transaction, as
+ * graphile-worker's addJob and pg-boss's send are used.
+ */
+export function enqueueOne(
+  dataSource: DataSourceLike,
+  tasks: readonly NewTask[],
+): Promise<number> {
+  const { enqueueTasks } = product();
+  return enqueueTasks(dataSource.manager, tasks);
+}
+
 /** resetTaskTables empties the task tables between runs. */
 export async function resetTaskTables(
   dataSource: DataSourceLike,

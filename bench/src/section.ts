@@ -49,7 +49,9 @@ export const QUICK: Plan = {
   runnerConfigs: [
     { batchSize: 1, concurrency: 1, isolation: RR },
     { batchSize: 1, concurrency: 1, isolation: RC },
+    { batchSize: 1, concurrency: 10, isolation: RR },
     { batchSize: 100, concurrency: 1, isolation: RR },
+    { batchSize: 100, concurrency: 2, isolation: RR },
     { batchSize: 1000, concurrency: 2, isolation: RR },
     { batchSize: 1000, concurrency: 2, isolation: RC },
   ],
@@ -93,11 +95,14 @@ export const FULL: Plan = {
   full: true,
   enqueueSizes: [100_000, 1_000_000],
   processCounts: [1, 4, 20],
-  runnerConfigs: [1, 10, 100, 1000].flatMap((batchSize) =>
-    [RR, RC].flatMap((isolation: RunnerConfig["isolation"]) =>
-      [1, 2].map((concurrency) => ({ batchSize, concurrency, isolation })),
+  runnerConfigs: [
+    ...[1, 10, 100, 1000].flatMap((batchSize) =>
+      [RR, RC].flatMap((isolation: RunnerConfig["isolation"]) =>
+        [1, 2].map((concurrency) => ({ batchSize, concurrency, isolation })),
+      ),
     ),
-  ),
+    { batchSize: 1, concurrency: 10, isolation: RR },
+  ],
   throughputTasks: 20_000,
   batchedThroughputTasks: 400_000,
   latencySamples: 50,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { buildNoopTasks, enqueueAll, launchRunners } from "../ours";
+import { buildNoopTasks, enqueueOne, launchRunners } from "../ours";
 import {
   launchPeerWorkers,
   openGraphile,
@@ -116,7 +116,7 @@ async function measureOurs(
     for (let seq = 0; seq < context.plan.latencySamples; seq += 1) {
       await sleep(randomBetween(...GAP_MS));
       const queuedAt = epochMs();
-      await enqueueAll(dataSource, buildNoopTasks(1, seq));
+      await enqueueOne(dataSource, buildNoopTasks(1, seq));
       const startedAt = await startOf(dataSource, seq);
       samples.push(startedAt - queuedAt);
     }

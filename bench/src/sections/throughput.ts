@@ -408,6 +408,7 @@ function targetsOf(runs: readonly ThroughputRun[], plan: Plan) {
       ratio(rate(oursRR), rate(graphile)),
       ratio(rate(oursRR), rate(boss)),
       ratio(rate(find("n=1 RR")), rate(unbatched)),
+      ratio(rate(find("n=1 c=10 RR")), rate(unbatched)),
       ratio(rate(find("n=1 RR")), rate(find("n=1 RC"))),
       Math.max(
         ...ours
@@ -425,6 +426,7 @@ function targetsOf(runs: readonly ThroughputRun[], plan: Plan) {
       "× graphile (≥1.25)",
       "× pg-boss (≥2)",
       "n=1 RR × graphile c10 (≥1)",
+      "n=1 c=10 RR × graphile c10",
       "n=1 RR ÷ RC (≥0.85)",
       "worst 40001 % (<1)",
     ],
