@@ -29,18 +29,24 @@ export interface LaunchOptions {
   readonly onLine?: (line: string) => void;
 }
 
-// A runner logs one JSON line per task at info; only the last lines matter
-// (its "Runner stopped" counts), so stderr is kept as a bounded tail rather
-// than parsed line by line, which would tax the 2 cores it shares.
+// Only a runner's last lines matter (its "Runner stopped" counts), so
+// stderr is kept as a bounded tail rather than parsed line by line, which
+// would tax the cores it shares.
 const STDERR_TAIL_CHARS = 16_384;
 
 const live = new Set<ChildProcess>();
 
-/** launchNode starts `node ...args` and tracks it for killAll. */
+/**
+ * launchNode starts `node ...args` and tracks it for killAll. Extra CA
+ * certificates are left out of its environment: Node reads them at every
+ * start, a cost of the machine, not of the system measured, and none of
+ * the connections here use TLS.
+ */
 export function launchNode(options: LaunchOptions): Started {
   const launchedAt = epochMs();
+  const { NODE_EXTRA_CA_CERTS: _, ...env } = options.env ?? process.env;
   const child = spawn(process.execPath, options.args, {
-    env: options.env ?? process.env,
+    env,
     stdio: ["ignore", options.onLine ? "pipe" : "ignore", "pipe"],
   });
   live.add(child);
