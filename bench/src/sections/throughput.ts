@@ -410,11 +410,8 @@ function targetsOf(runs: readonly ThroughputRun[], plan: Plan) {
       ratio(rate(find("n=1 RR")), rate(unbatched)),
       ratio(rate(find("n=1 c=10 RR")), rate(unbatched)),
       ratio(rate(find("n=1 RR")), rate(find("n=1 RC"))),
-      Math.max(
-        ...ours
-          .filter((run) => run.config.endsWith("RR"))
-          .map((run) => run.serializationRetryPercent ?? 0),
-      ),
+      find("n=1 RR")?.serializationRetryPercent ?? Number.NaN,
+      oursRR?.serializationRetryPercent ?? Number.NaN,
     ];
   });
   return {
@@ -428,10 +425,13 @@ function targetsOf(runs: readonly ThroughputRun[], plan: Plan) {
       "n=1 RR × graphile c10 (≥1)",
       "n=1 c=10 RR × graphile c10",
       "n=1 RR ÷ RC (≥0.85)",
-      "worst 40001 % (<1)",
+      "40001 % n=1 RR (<1)",
+      "40001 % best",
     ],
     rows,
-    notes: ["Rates are jobs/s after the first task started."],
+    notes: [
+      "Rates are jobs/s after the first task started; 40001 %: claims refused per 100, for the original's setting and for our best.",
+    ],
   };
 }
 
