@@ -66,7 +66,8 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
     run.limitMs,
   );
   const unsubscribe = run.shutdown.subscribe((reason) => stop.stop(reason));
-  stop.subscribe(() => void cancelBackend(run));
+  let cancelling: Promise<void> | undefined;
+  stop.subscribe(() => (cancelling = cancelBackend(run)));
 
   const outcome = await settleWithin(execute(run, stop, lines), stop);
   clearTimeout(timer);
@@ -74,6 +75,9 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   const ended = { startedAt, stoppedAt: run.now() };
 
   if (outcome.kind === "pending") return { kind: "abandoned", ...ended };
+  // The cancel must have landed before the round's next statement, or it
+  // could cancel that one instead; an idle connection ignores it.
+  await cancelling;
   savepoint.restore();
   // A savepoint left unreleased costs nothing: the commit releases them all,
   // and not releasing saves a round trip per task.
