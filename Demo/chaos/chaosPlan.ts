@@ -26,6 +26,8 @@ export interface ChaosPlan {
   readonly poison: PoisonCounts;
   /** Each runner's --batch-size; default 10. */
   readonly batchSize: number;
+  /** Each runner's --concurrency, its rounds in flight; default 1. */
+  readonly concurrency: number;
   /** A work task sleeps from 0 to this many milliseconds; default 5. */
   readonly maxWorkMs: number;
   /** Seeds task order, work times and the kill schedule; default random. */
@@ -55,6 +57,7 @@ const LIMITS = {
   kills: { min: 0, max: 10_000 },
   databaseRestarts: { min: 0, max: 20 },
   batchSize: { min: 1, max: 10_000 },
+  concurrency: { min: 1, max: 64 },
   maxWorkMs: { min: 0, max: 60_000 },
   seed: { min: 0, max: 2 ** 32 - 1 },
   deadlineMs: { min: 1000, max: 24 * 3_600_000 },
@@ -80,6 +83,7 @@ export function validateChaosPlan(input: ChaosPlanInput = {}): ChaosPlan {
     restartRunners: true,
     databaseRestarts: 1,
     batchSize: 10,
+    concurrency: 1,
     maxWorkMs: 5,
     seed: Math.floor(Math.random() * 2 ** 32),
     deadlineMs: 300_000,

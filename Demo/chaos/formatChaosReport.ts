@@ -28,7 +28,8 @@ function summaryLines(report: ChaosReport): string[] {
     .map(([event, count]) => `${count} × ${event}`);
   return [
     `Chaos run, seed ${plan.seed}: ${plan.tasks} tasks, ` +
-      `${plan.runners} runners, batch size ${plan.batchSize}`,
+      `${plan.runners} runners, batch size ${plan.batchSize}` +
+      (plan.concurrency > 1 ? `, ${plan.concurrency} lanes each` : ""),
     `Tasks: ${tally.queued} queued, ${tally.done} done, ` +
       `${tally.failed} failed (${failedByKind}), ${tally.pending} pending`,
     `Chaos: ${report.kills} kills, ${report.poisonDeaths} runner deaths by ` +

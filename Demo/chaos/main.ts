@@ -34,6 +34,7 @@ Options:
   --kills N              SIGKILLs of random runners (default 20)
   --database-restarts N  database restarts, embedded only (default 1)
   --batch-size N         each runner's batch size (default 10)
+  --concurrency N        each runner's rounds in flight (default 1)
   --seed N               seed of task order and kill schedule (default
                          random, printed)
   --runner-log FILE      where the runners' log lines go (default a file
@@ -51,6 +52,7 @@ async function main(): Promise<number> {
     kills: { type: "string" },
     "database-restarts": { type: "string" },
     "batch-size": { type: "string" },
+    concurrency: { type: "string" },
     seed: { type: "string" },
     "runner-log": { type: "string" },
     help: { type: "boolean" },
@@ -68,6 +70,7 @@ async function main(): Promise<number> {
       ? 0
       : numberOption("database-restarts", args["database-restarts"]),
     batchSize: numberOption("batch-size", args["batch-size"]),
+    concurrency: numberOption("concurrency", args.concurrency),
     seed: numberOption("seed", args.seed),
   });
   const settings = configured ? readDatabaseSettings() : undefined;

@@ -230,6 +230,7 @@ function startFleet(
     args: [
       ...["--tasks", entries.chaosTask],
       ...["--batch-size", String(plan.batchSize)],
+      ...["--concurrency", String(plan.concurrency)],
       ...RUNNER_ARGS,
     ],
     env: runnerEnvironment(deps.url),

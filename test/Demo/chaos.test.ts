@@ -52,6 +52,8 @@ describe("chaos run: runner processes killed at random, database restarted", fun
         databaseRestarts: restartsDatabase ? 1 : 0,
         poison: POISON,
         batchSize: 10,
+        // Two rounds in flight per runner: a kill takes both down.
+        concurrency: 2,
         deadlineMs: 120_000,
       },
       {
