@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { expect } from "chai";
-import type { DataSource } from "typeorm";
+import type { DataSource, EntityManager } from "typeorm";
 import {
   buildVendorTasks,
   queueVendorJob,
@@ -106,13 +106,8 @@ describe("queueVendorJob", function () {
 
   it("queues in one statement, not one per row", async function () {
     await migrate(dataSource);
-    const queries: string[] = [];
     const manager = dataSource.manager;
-    const original = manager.query.bind(manager);
-    manager.query = ((sql: string, parameters?: unknown[]) => {
-      queries.push(sql);
-      return original(sql, parameters);
-    }) as typeof manager.query;
+    const queries = recordQueries(manager);
 
     const count = await enqueueTasks(
       manager,
@@ -132,13 +127,8 @@ describe("queueVendorJob", function () {
 
   it("queues past one chunk with one INSERT per chunk, announcing once", async function () {
     await migrate(dataSource);
-    const queries: string[] = [];
     const manager = dataSource.manager;
-    const original = manager.query.bind(manager);
-    manager.query = ((sql: string, parameters?: unknown[]) => {
-      queries.push(sql);
-      return original(sql, parameters);
-    }) as typeof manager.query;
+    const queries = recordQueries(manager);
     const tasks = range(1, ENQUEUE_CHUNK_SIZE * 2 + 500).map((vendorId) => ({
       className: "SummedSalesBatch",
       contractName: "SummedSalesContract",
@@ -220,6 +210,17 @@ describe("client command", function () {
     ).to.have.length(104);
   });
 });
+
+/** recordQueries makes `manager` note the text of each query it runs. */
+function recordQueries(manager: EntityManager): string[] {
+  const queries: string[] = [];
+  const original = manager.query.bind(manager);
+  manager.query = ((sql: string, parameters?: unknown[]) => {
+    queries.push(sql);
+    return original(sql, parameters);
+  }) as typeof manager.query;
+  return queries;
+}
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, index) => from + index);
