@@ -52,16 +52,17 @@ export async function claimPendingTasks(
 }
 
 /**
- * A claim statement built once by TypeORM's query builder, and the
- * columns its rows carry. Building and hydrating through the builder each
- * round cost more than the claim itself at small batches.
+ * A claim statement built once by TypeORM's query builder, and one setter
+ * per column that moves a row's value onto the entity. Building and
+ * hydrating through the builder each round cost more than the claim itself
+ * at small batches.
  */
 interface ClaimStatement {
   readonly sql: string;
-  readonly columns: readonly {
-    readonly alias: string;
-    readonly hydrate: (row: Record<string, unknown>, job: BatchJob) => void;
-  }[];
+  readonly setters: readonly ((
+    row: Record<string, unknown>,
+    job: BatchJob,
+  ) => void)[];
 }
 
 const statements = new WeakMap<object, Map<string, ClaimStatement>>();
@@ -90,7 +91,7 @@ async function claimQuery(
   const rows = (await manager.query(sql, values)) as Record<string, unknown>[];
   return rows.map((row) => {
     const job = new BatchJob();
-    for (const column of statement.columns) column.hydrate(row, job);
+    for (const set of statement.setters) set(row, job);
     return job;
   });
 }
@@ -128,17 +129,14 @@ function claimStatement(
   const metadata = manager.connection.getMetadata(BatchJob);
   const statement: ClaimStatement = {
     sql: query.getQuery(),
-    columns: metadata.columns.map((column) => {
+    setters: metadata.columns.map((column) => {
       // The builder's alias for a selected column: "job_" + its name.
       const alias = `job_${column.databaseName}`;
-      return {
-        alias,
-        hydrate: (row, job) =>
-          column.setEntityValue(
-            job,
-            driver.prepareHydratedValue(row[alias], column),
-          ),
-      };
+      return (row, job) =>
+        column.setEntityValue(
+          job,
+          driver.prepareHydratedValue(row[alias], column),
+        );
     }),
   };
   // Limits are few (one per batch size), so the cache stays small.
