@@ -1,4 +1,6 @@
 import "reflect-metadata";
+// Before TypeORM loads pg for the DataSource below.
+import "./DataLayer/navigator";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DataSource } from "typeorm";

@@ -1,3 +1,4 @@
+import "./navigator";
 import { Client } from "pg";
 import type { EntityManager } from "typeorm";
 import { describeError } from "../Contracts/errors";

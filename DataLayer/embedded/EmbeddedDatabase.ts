@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import "../navigator";
 import { Client } from "pg";
 import { canTraverse, OsUser } from "./fileAccess";
 import { locatePostgresBinaries, PostgresBinaries } from "./postgresBinaries";
