@@ -1,5 +1,5 @@
 import { Expose } from "class-transformer";
-import { IsInt, IsPositive } from "class-validator";
+import { IsInt, IsPositive } from "./validators";
 import type { IContract } from "./IContract";
 import { BatchContract } from "./TaskRegistry";
 

@@ -1,5 +1,5 @@
 import { instanceToPlain, plainToInstance } from "class-transformer";
-import { validateSync, ValidationError } from "class-validator";
+import { validateSync, type ValidationError } from "./validators";
 import type { IContract } from "./IContract";
 import type { ITaskfy } from "./ITaskfy";
 import {

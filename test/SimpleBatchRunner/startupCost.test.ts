@@ -1,0 +1,80 @@
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import type { DataSource } from "typeorm";
+import { migrate } from "../../DataLayer/migrate";
+import { CHECKOUT } from "../support/fixtures";
+import { createTestDatabase, TestDatabase } from "../support/testServer";
+
+const run = promisify(execFile);
+const RUNNER = path.join(CHECKOUT, "dist", "SimpleBatchRunner", "main.js");
+
+interface LoadedModules {
+  /** Node's fetch stack, undici, was loaded. */
+  readonly fetch: boolean;
+  /** class-validator's index, which loads every validator it has. */
+  readonly classValidatorIndex: boolean;
+}
+
+/**
+ * loadedBy runs `body` in a fresh Node process and reports, as it exits,
+ * which of the costly modules it loaded.
+ */
+async function loadedBy(
+  body: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedModules> {
+  const script = `
+    process.on("exit", () => {
+      const report = {
+        fetch: process.moduleLoadList.some((name) => name.includes("undici")),
+        classValidatorIndex: Object.keys(require.cache).some((file) =>
+          file.endsWith(require("node:path").join("class-validator", "cjs", "index.js"))),
+      };
+      process.stderr.write("\\nLOADED " + JSON.stringify(report) + "\\n");
+    });
+    ${body}`;
+  const { stderr } = await run(process.execPath, ["-e", script], {
+    cwd: CHECKOUT,
+    env,
+  });
+  const line = stderr.split("\n").find((text) => text.startsWith("LOADED "));
+  if (line === undefined) throw new Error(`no report in: ${stderr}`);
+  return JSON.parse(line.slice("LOADED ".length)) as LoadedModules;
+}
+
+describe("what a runner loads at start-up", function () {
+  this.timeout(60_000);
+  let database: TestDatabase;
+  let dataSource: DataSource;
+
+  before(async function () {
+    database = await createTestDatabase();
+    dataSource = await database.connect();
+    await migrate(dataSource);
+  });
+
+  after(async function () {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  it("sees what a plain require of pg or class-validator loads", async function () {
+    const loaded = await loadedBy(`require("pg"); require("class-validator");`);
+    expect(loaded.classValidatorIndex).to.equal(true);
+    // Node 21 and later define navigator themselves, and pg then skips fetch.
+    const major = Number(process.versions.node.split(".")[0]);
+    if (major < 21) expect(loaded.fetch).to.equal(true);
+  });
+
+  it("runs a claim without loading Node's fetch stack or class-validator's index", async function () {
+    const loaded = await loadedBy(
+      `process.argv = [process.argv[0], ${JSON.stringify(RUNNER)},
+         "--until-empty", "--id", "startup-probe"];
+       require(${JSON.stringify(RUNNER)});`,
+      { ...database.env, LOG_LEVEL: "warn" },
+    );
+    expect(loaded).to.deep.equal({ fetch: false, classValidatorIndex: false });
+  });
+});
