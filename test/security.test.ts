@@ -67,6 +67,16 @@ const IDENTIFIER_CONSTANTS = new Set([
  */
 const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
   {
+    file: "DataLayer/enqueue.ts",
+    expression: "columnList(manager)",
+    why: "columnOf of three fixed properties, joined",
+  },
+  {
+    file: "DataLayer/enqueue.ts",
+    expression: "copyFrom(copy)",
+    why: "a COPY naming tableOf and columnList; the rows travel as data",
+  },
+  {
     file: "DataLayer/readStatus.ts",
     expression: 'runnerSession(attempt("runnerId"))',
     why: "a column behind RUNNER_SESSION_PREFIX, a constant",

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { Client } from "pg";
 import * as path from "node:path";
 import { expect } from "chai";
 import type { DataSource, EntityManager } from "typeorm";
@@ -8,7 +9,12 @@ import {
   VendorTableMissingError,
 } from "../../Batch.Client/queueVendorJob";
 import { ContractInvalidError } from "../../Contracts/registryErrors";
-import { ENQUEUE_CHUNK_SIZE, enqueueTasks } from "../../DataLayer/enqueue";
+import {
+  COPY_THRESHOLD,
+  ENQUEUE_CHUNK_SIZE,
+  enqueueTasks,
+} from "../../DataLayer/enqueue";
+import { QUEUED_CHANNEL } from "../../DataLayer/queueNotifications";
 import { migrate } from "../../DataLayer/migrate";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
 import {
@@ -104,28 +110,24 @@ describe("queueVendorJob", function () {
     );
   });
 
-  it("queues in one statement, not one per row", async function () {
+  it("queues a few tasks in one INSERT, which also announces them", async function () {
     await migrate(dataSource);
     const manager = dataSource.manager;
     const queries = recordQueries(manager);
 
     const count = await enqueueTasks(
       manager,
-      buildVendorTasks(taskRegistry, range(1, 5000)),
+      buildVendorTasks(taskRegistry, range(1, COPY_THRESHOLD - 1)),
     );
 
-    expect(count).to.equal(5000);
-    // One INSERT for all rows, which also notifies idle runners.
+    expect(count).to.equal(COPY_THRESHOLD - 1);
     expect(queries).to.have.length(1);
     expect(queries[0]).to.match(/INSERT INTO "blog"."batchjob"/);
     expect(queries[0]).to.contain("pg_notify");
-    const [{ queued }] = await dataSource.query(
-      "SELECT count(*)::int AS queued FROM blog.batchjob",
-    );
-    expect(queued).to.equal(5000);
+    expect(await queuedCount(dataSource)).to.equal(COPY_THRESHOLD - 1);
   });
 
-  it("queues past one chunk with one INSERT per chunk, announcing once", async function () {
+  it("queues many tasks by COPY in pieces, in order, and announces them once", async function () {
     await migrate(dataSource);
     const manager = dataSource.manager;
     const queries = recordQueries(manager);
@@ -134,20 +136,72 @@ describe("queueVendorJob", function () {
       contractName: "SummedSalesContract",
       contractJson: JSON.stringify({ VendorId: vendorId }),
     }));
+    const announced = listenOnce(database.url, QUEUED_CHANNEL);
+    await announced.listening;
 
     const count = await enqueueTasks(manager, tasks);
 
     expect(count).to.equal(tasks.length);
-    expect(queries).to.have.length(3);
-    expect(queries.map((sql) => sql.includes("pg_notify"))).to.deep.equal([
-      false,
-      false,
-      true,
-    ]);
-    const [{ queued }] = await dataSource.query(
-      "SELECT count(*)::int AS queued FROM blog.batchjob",
+    expect(queries).to.deep.equal(["SELECT pg_notify($1, '')"]);
+    await announced.received;
+    const rows: { contractjson: string }[] = await dataSource.query(
+      "SELECT contractjson FROM blog.batchjob ORDER BY id",
     );
-    expect(queued).to.equal(tasks.length);
+    expect(rows.map((row) => row.contractjson)).to.deep.equal(
+      tasks.map((task) => task.contractJson),
+    );
+  });
+
+  it("keeps by COPY every character a name or a contract may hold", async function () {
+    await migrate(dataSource);
+    const awkward = [
+      'a "quoted" \\ backslash',
+      "tab\there, newline\nthere, return\rthere",
+      "\\.",
+      "\\N",
+      "ünïcødé ✓ 🚀",
+      "",
+    ];
+    const tasks = range(1, COPY_THRESHOLD).map((index) => ({
+      className: awkward[index % awkward.length] + "Task",
+      contractName: "Contract" + awkward[(index + 1) % awkward.length],
+      contractJson: JSON.stringify({ note: awkward[index % awkward.length] }),
+    }));
+
+    await enqueueTasks(dataSource.manager, tasks);
+
+    const rows: {
+      classname: string;
+      contractname: string;
+      contractjson: string;
+    }[] = await dataSource.query(
+      "SELECT classname, contractname, contractjson FROM blog.batchjob ORDER BY id",
+    );
+    expect(
+      rows.map((row) => ({
+        className: row.classname,
+        contractName: row.contractname,
+        contractJson: row.contractjson,
+      })),
+    ).to.deep.equal(tasks);
+  });
+
+  it("queues nothing by COPY when its transaction rolls back", async function () {
+    await migrate(dataSource);
+    const tasks = buildVendorTasks(taskRegistry, range(1, COPY_THRESHOLD * 2));
+
+    const failure = await dataSource
+      .transaction(async (manager) => {
+        await enqueueTasks(manager, tasks);
+        expect(await queuedCount(manager.connection, manager)).to.equal(
+          tasks.length,
+        );
+        throw new Error("give up");
+      })
+      .catch((error: Error) => error);
+
+    expect(failure).to.be.instanceOf(Error).with.property("message", "give up");
+    expect(await queuedCount(dataSource)).to.equal(0);
   });
 });
 
@@ -220,6 +274,43 @@ function recordQueries(manager: EntityManager): string[] {
     return original(sql, parameters);
   }) as typeof manager.query;
   return queries;
+}
+
+async function queuedCount(
+  dataSource: DataSource,
+  manager: EntityManager = dataSource.manager,
+): Promise<number> {
+  const [{ queued }] = await manager.query(
+    "SELECT count(*)::int AS queued FROM blog.batchjob",
+  );
+  return queued;
+}
+
+/**
+ * listenOnce listens on `channel` at `url` from a connection of its own:
+ * `listening`
+ * settles once LISTEN took effect, `received` at the first notification.
+ */
+function listenOnce(
+  url: string,
+  channel: string,
+): {
+  listening: Promise<void>;
+  received: Promise<void>;
+} {
+  const client = new Client({ connectionString: url });
+  let heard!: () => void;
+  const received = new Promise<void>((resolve) => (heard = resolve)).finally(
+    () => client.end(),
+  );
+  client.on("notification", (message) => {
+    if (message.channel === channel) heard();
+  });
+  const listening = client
+    .connect()
+    .then(() => client.query(`LISTEN ${channel}`))
+    .then(() => undefined);
+  return { listening, received };
 }
 
 function range(from: number, to: number): number[] {

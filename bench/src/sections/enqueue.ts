@@ -17,7 +17,7 @@ interface EnqueueRow {
 
 /**
  * enqueue times bulk queueing: our enqueueTasks (one transaction, one
- * INSERT ... unnest per 10,000 rows) against graphile-worker's
+ * COPY from 1,000 tasks on) against graphile-worker's
  * WorkerUtils.addJobs and pg-boss's insert, both called per 10,000 jobs.
  * Each size gets a fresh database. Building our tasks, which validates
  * each contract through the registry, is not timed.
