@@ -107,6 +107,8 @@ export class BatchRunner {
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: Heartbeat;
   private tasksInHand = 0;
+  /** Per open round, the tasks whose attempt it has spent. */
+  private readonly spentByRound = new Set<Set<string>>();
   private wakeRequested = false;
   private idRange: IdRange | undefined;
   private roundsSinceRange = Number.POSITIVE_INFINITY;
@@ -199,6 +201,23 @@ export class BatchRunner {
     }
     this.finished ??= Promise.resolve(this.stats);
     return this.finished;
+  }
+
+  /**
+   * giveBackAttempts refunds the attempt of every task in hand, for a
+   * runner about to exit without finishing them: the database rolls their
+   * rounds back when the process ends, and being stopped is not the tasks'
+   * fault. Each attempt is refunded once, whatever the rounds do next.
+   */
+  async giveBackAttempts(): Promise<void> {
+    const taskIds = [...this.spentByRound].flatMap((spent) => {
+      const ids = [...spent];
+      spent.clear();
+      return ids;
+    });
+    if (taskIds.length === 0) return;
+    await refundAttempts(this.side, taskIds);
+    this.log.info("Attempts of the tasks in hand given back", { taskIds });
   }
 
   /**
@@ -321,6 +340,8 @@ export class BatchRunner {
     const queryRunner = this.deps.dataSource.createQueryRunner();
     let jobs: BatchJob[] = [];
     let inHand = 0;
+    const spent = new Set<string>();
+    this.spentByRound.add(spent);
     try {
       await queryRunner.connect();
       await beginTransaction(queryRunner, this.options.isolation);
@@ -347,7 +368,7 @@ export class BatchRunner {
 
       inHand = jobs.length;
       this.addTasksInHand(inHand);
-      const ended = await this.runJobs(queryRunner, jobs);
+      const ended = await this.runJobs(queryRunner, jobs, spent);
       if (this.options.holdMs > 0) await this.pause(this.options.holdMs);
       await recordOutcomes(
         queryRunner.manager,
@@ -363,10 +384,13 @@ export class BatchRunner {
         await queryRunner.rollbackTransaction().catch(() => undefined);
       }
       if (error instanceof RoundGivenBackError && error.reason === "shutdown") {
-        await refundAttempts(this.side, error.taskIds);
+        const taskIds = [...spent];
+        spent.clear();
+        if (taskIds.length > 0) await refundAttempts(this.side, taskIds);
       }
       throw error;
     } finally {
+      this.spentByRound.delete(spent);
       this.addTasksInHand(-inHand);
       await queryRunner.release().catch(() => undefined);
     }
@@ -415,10 +439,12 @@ export class BatchRunner {
   private async runJobs(
     queryRunner: QueryRunner,
     claimed: BatchJob[],
+    spent: Set<string>,
   ): Promise<EndedTask[]> {
     const ids = claimed.map((job) => job.id);
     const attempts = await countAttempts(this.side, this.options.runnerId, ids);
-    const jobs = await this.isolateSuspects(claimed, attempts);
+    for (const id of ids) spent.add(id);
+    const jobs = await this.isolateSuspects(claimed, attempts, spent);
     const ended: EndedTask[] = [];
     const round = { statementTimeoutMs: undefined as number | undefined };
 
@@ -469,6 +495,7 @@ export class BatchRunner {
   private async isolateSuspects(
     claimed: BatchJob[],
     attempts: ReadonlyMap<string, number>,
+    spent: Set<string>,
   ): Promise<BatchJob[]> {
     const attemptOf = (job: BatchJob) => attempts.get(job.id) ?? 1;
     const runnable = claimed.filter((job) => attemptOf(job) <= job.maxAttempts);
@@ -481,6 +508,7 @@ export class BatchRunner {
     const givenBack = claimed
       .filter((job) => !kept.includes(job))
       .map((job) => job.id);
+    for (const id of givenBack) spent.delete(id);
     await refundAttempts(this.side, givenBack);
     this.log.debug("Running a task claimed before on its own", {
       taskId: suspect.id,

@@ -1,5 +1,6 @@
 import "reflect-metadata";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import {
   numberOption,
@@ -50,6 +51,9 @@ Options:
 
 The database comes from DATABASE_URL or DB_ADDRESS, DB_PORT, DB_USER,
 DB_PASSWORD (or DB_PASSWORD_FILE) and DB_NAME. LOG_LEVEL sets the log level.`;
+
+/** How long a second signal waits for the attempts to be given back. */
+const GIVE_BACK_LIMIT_MS = 1_000;
 
 async function main(): Promise<number> {
   const args = parseCommandLine(process.argv.slice(2), {
@@ -135,6 +139,7 @@ async function main(): Promise<number> {
     );
     if (shutdown.requested) return 0;
     shutdown.onStop(() => void runner.stop());
+    shutdown.onAbandon(() => runner.giveBackAttempts());
     const listener = options.untilEmpty
       ? undefined
       : listenForQueued(settings, () => runner.wake(), log);
@@ -221,21 +226,35 @@ function loadTaskModules(paths: readonly string[]): void {
  * one stops the runner once there is one: no more claims, the tasks in hand
  * finish within the grace period (then are aborted and given back), and the
  * runner exits 0. Before there is a runner it only marks the stop as
- * requested. A second signal exits at once with 130, and the database rolls
- * the round back.
+ * requested. A second signal gives the attempts of the tasks in hand back,
+ * waiting at most GIVE_BACK_LIMIT_MS for the database, and exits with 130;
+ * the database rolls the rounds back. A third exits at once.
  */
 function watchShutdownSignals(log: Logger): {
   readonly requested: boolean;
   onStop(stop: () => void): void;
+  onAbandon(giveBack: () => Promise<void>): void;
 } {
   let requested = false;
+  let abandoning = false;
   let stop: (() => void) | undefined;
+  let giveBack: (() => Promise<void>) | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (abandoning) process.exit(130);
     if (requested) {
+      abandoning = true;
       log.warn("Second signal, exiting without finishing the round", {
         signal,
       });
-      process.exit(130);
+      const givenBack = (giveBack?.() ?? Promise.resolve()).catch(
+        (error: unknown) =>
+          log.error("Could not give the attempts back", {
+            error: describeError(error),
+          }),
+      );
+      const limit = sleep(GIVE_BACK_LIMIT_MS);
+      void Promise.race([givenBack, limit]).then(() => process.exit(130));
+      return;
     }
     requested = true;
     log.info("Stopping: no more claims, finishing the tasks in hand", {
@@ -251,6 +270,9 @@ function watchShutdownSignals(log: Logger): {
     },
     onStop(callback) {
       stop = callback;
+    },
+    onAbandon(callback) {
+      giveBack = callback;
     },
   };
 }

@@ -460,7 +460,7 @@ describe("runner processes that crash, freeze or are stopped", function () {
     expect(givenBack.map((event) => event.reason)).to.deep.equal(["shutdown"]);
   });
 
-  it("a second SIGTERM exits at once with 130", async function () {
+  it("a second SIGTERM gives the attempt back and exits at once with 130", async function () {
     await queue(dataSource, [chaos("work", 20_000)]);
     const runner = startRunner("twice", ["--shutdown-grace-ms", "30000"]);
     await waitUntilHolding(runner);
@@ -479,6 +479,10 @@ describe("runner processes that crash, freeze or are stopped", function () {
     await sessionsGone("twice");
     const [task] = await allTasks(dataSource);
     expect(task.status).to.equal(TaskStatus.Pending);
+    expect((await attemptsByTask()).get(task.id)).to.equal(0);
+    expect(
+      runner.logs("Attempts of the tasks in hand given back"),
+    ).to.have.lengthOf(1);
     expect(await results()).to.deep.equal([]);
     expect(await lockedPendingTasks()).to.deep.equal([]);
   });

@@ -335,6 +335,30 @@ describe("BatchRunner failures and retries", function () {
     expect(task.status).to.equal(TaskStatus.Done);
   });
 
+  it("refunds each attempt once when a round that set a suspect apart is cut off", async function () {
+    await queue(dataSource, [probe("wait-for-abort"), probe("wait-for-abort")]);
+    // Both were claimed once before by a runner that died: one is run
+    // alone, the other given back with its attempt refunded.
+    await dataSource.query(
+      `INSERT INTO blog.batchjobattempt
+       VALUES (1, 1, 'dead-runner', now()), (2, 1, 'dead-runner', now())`,
+    );
+    const held = runner({
+      untilEmpty: false,
+      batchSize: 2,
+      shutdownGraceMs: 50,
+    });
+    const loop = held.start();
+    await waitFor("the suspect to start", async () => calls.size === 1);
+
+    await held.stop();
+    await loop;
+
+    expect(calls.size).to.equal(1);
+    expect(await attemptsOf("1")).to.equal(1);
+    expect(await attemptsOf("2")).to.equal(1);
+  });
+
   it("gives a task cut off by shutdown back without spending an attempt", async function () {
     await queue(dataSource, [probe("wait-for-abort")]);
     const held = runner({ untilEmpty: false, shutdownGraceMs: 50 });
