@@ -192,6 +192,31 @@ describe("migrations", () => {
     expect(rows[0].indexdef).to.match(/\(id\) WHERE \(status = 0\)$/);
   });
 
+  it("claims through the pending index while finished rows pile up", async () => {
+    await migrate(dataSource);
+    await dataSource.query(
+      `INSERT INTO blog.batchjob (classname, contractname, contractjson, status)
+       SELECT 'T', 'C', '{}', CASE WHEN n <= 20000 THEN 1 ELSE 0 END
+         FROM generate_series(1, 20100) AS n`,
+    );
+    await dataSource.query("ANALYZE blog.batchjob");
+
+    const queryRunner = dataSource.createQueryRunner();
+    try {
+      await queryRunner.startTransaction();
+      const plan: { "QUERY PLAN": string }[] = await queryRunner.query(
+        `EXPLAIN (COSTS OFF) SELECT id FROM blog.batchjob AS job
+          WHERE job.status = 0 AND job.id >= 10 AND job.xmax = 0
+          ORDER BY job.id LIMIT 1000 FOR UPDATE SKIP LOCKED`,
+      );
+      const text = plan.map((line) => line["QUERY PLAN"]).join("\n");
+      expect(text).to.include("Index Scan using ix_batchjob_pending");
+    } finally {
+      await queryRunner.rollbackTransaction();
+      await queryRunner.release();
+    }
+  });
+
   it("creates blog.summedsalesresult", async () => {
     await migrate(dataSource);
 
