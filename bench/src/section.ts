@@ -44,7 +44,7 @@ const RC: RunnerConfig["isolation"] = "read-committed";
 /** QUICK is `npm run bench`: a few minutes, also run in CI. */
 export const QUICK: Plan = {
   full: false,
-  enqueueSizes: [20_000],
+  enqueueSizes: [100_000],
   processCounts: [1, 4, 20],
   runnerConfigs: [
     { batchSize: 1, concurrency: 1, isolation: RR },
