@@ -167,7 +167,7 @@ describe("migrations", () => {
     ]);
   });
 
-  it("indexes batchjob.status as ix_batchjob_status", async () => {
+  it("indexes the status of tasks no longer pending as ix_batchjob_status", async () => {
     await migrate(dataSource);
 
     const rows: { indexdef: string }[] = await dataSource.query(
@@ -177,7 +177,7 @@ describe("migrations", () => {
     );
 
     expect(rows).to.have.lengthOf(1);
-    expect(rows[0].indexdef).to.match(/\(status\)$/);
+    expect(rows[0].indexdef).to.match(/\(status\) WHERE \(status <> 0\)$/);
   });
 
   it("indexes the pending tasks alone for the claim", async () => {
@@ -259,6 +259,19 @@ describe("migrations", () => {
     expect(states.map((state) => state.applied)).to.deep.equal(
       everyMigration.map(() => false),
     );
+  });
+
+  it("indexes every status again when the last migration is reverted", async () => {
+    await migrate(dataSource);
+    await revertLastMigration(dataSource);
+
+    const rows: { indexdef: string }[] = await dataSource.query(
+      `SELECT indexdef FROM pg_indexes
+        WHERE schemaname = 'blog' AND indexname = 'ix_batchjob_status'`,
+    );
+
+    expect(rows).to.have.lengthOf(1);
+    expect(rows[0].indexdef).to.match(/\(status\)$/);
   });
 
   it("reports applied and pending migrations after one revert", async () => {
