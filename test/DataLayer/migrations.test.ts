@@ -8,7 +8,9 @@ import {
   migrate,
   revertLastMigration,
 } from "../../DataLayer/migrate";
+import { MIGRATIONS } from "../../DataLayer/migrations";
 import { MIGRATIONS_TABLE, TASK_SCHEMA } from "../../ormconfig";
+import { CHECKOUT } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
 
 const MIGRATION_COMMAND = path.resolve(
@@ -253,6 +255,23 @@ describe("migrations", () => {
     expect(await historyOf(dataSource)).to.deep.equal(everyMigration);
   });
 
+  it("lists every migration file of its folder, oldest first", () => {
+    const folder = path.join(CHECKOUT, "DataLayer", "migrations");
+    const files = fs
+      .readdirSync(folder)
+      .filter((file) => /^\d+-\w+\.ts$/.test(file))
+      .sort();
+
+    const listed = MIGRATIONS.map((migration) => migration.name);
+
+    expect(listed).to.deep.equal(
+      files.map((file) => {
+        const [, timestamp, name] = /^(\d+)-(\w+)\.ts$/.exec(file)!;
+        return `${name}${timestamp}`;
+      }),
+    );
+  });
+
   it("reports every migration pending on an empty database", async () => {
     const states = await listMigrations(dataSource);
 
@@ -272,6 +291,33 @@ describe("migrations", () => {
 
     expect(rows).to.have.lengthOf(1);
     expect(rows[0].indexdef).to.match(/\(status\)$/);
+  });
+
+  it("gives a database that lost the pending index a new one", async () => {
+    await migrate(dataSource);
+    await revertLastMigration(dataSource);
+    // The state of a database migrated while the two indexes were one.
+    await dataSource.query(`DROP INDEX blog.ix_batchjob_pending`);
+    await dataSource.query(`DROP INDEX blog.ix_batchjob_status`);
+    await dataSource.query(
+      `CREATE INDEX ix_batchjob_status ON blog.batchjob (status, id)`,
+    );
+
+    await migrate(dataSource);
+
+    const rows: { indexname: string; indexdef: string }[] =
+      await dataSource.query(
+        `SELECT indexname, indexdef FROM pg_indexes
+          WHERE schemaname = 'blog' AND tablename = 'batchjob'
+          ORDER BY indexname`,
+      );
+    expect(rows.map((row) => row.indexname)).to.deep.equal([
+      "ix_batchjob_pending",
+      "ix_batchjob_status",
+      "pk_batchjob",
+    ]);
+    expect(rows[0].indexdef).to.match(/\(id\) WHERE \(status = 0\)$/);
+    expect(rows[1].indexdef).to.match(/\(status\) WHERE \(status <> 0\)$/);
   });
 
   it("reports applied and pending migrations after one revert", async () => {
