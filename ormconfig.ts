@@ -2,7 +2,6 @@ import "reflect-metadata";
 // Before TypeORM loads pg for the DataSource below.
 import "./DataLayer/navigator";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { DataSource } from "typeorm";
 import { BatchJob } from "./DataLayer/entities/BatchJob";
 import { BatchJobAttempt } from "./DataLayer/entities/BatchJobAttempt";
@@ -11,6 +10,7 @@ import { PurchaseOrderHeader } from "./DataLayer/entities/PurchaseOrderHeader";
 import { RunnerHeartbeat } from "./DataLayer/entities/RunnerHeartbeat";
 import { SummedSalesResult } from "./DataLayer/entities/SummedSalesResult";
 import { Vendor } from "./DataLayer/entities/Vendor";
+import { MIGRATIONS } from "./DataLayer/migrations";
 
 /** TASK_SCHEMA is the schema that holds the task table and its history. */
 export const TASK_SCHEMA = "blog";
@@ -136,7 +136,7 @@ export function createDataSource(
       PurchaseOrderHeader,
       PurchaseOrderDetail,
     ],
-    migrations: [path.join(__dirname, "DataLayer", "migrations", "*.{ts,js}")],
+    migrations: MIGRATIONS,
     migrationsTableName: MIGRATIONS_TABLE,
     migrationsTransactionMode: "each",
     synchronize: false,
