@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { Client } from "pg";
 import * as path from "node:path";
 import { expect } from "chai";
 import type { DataSource, EntityManager } from "typeorm";
@@ -14,7 +13,8 @@ import {
   ENQUEUE_CHUNK_SIZE,
   enqueueTasks,
 } from "../../DataLayer/enqueue";
-import { QUEUED_CHANNEL } from "../../DataLayer/queueNotifications";
+import { listenForQueued } from "../../DataLayer/queueNotifications";
+import { silentLogger } from "../../Contracts/Logger";
 import { migrate } from "../../DataLayer/migrate";
 import { taskRegistry } from "../../SimpleBatchRunner/tasks";
 import {
@@ -136,14 +136,25 @@ describe("queueVendorJob", function () {
       contractName: "SummedSalesContract",
       contractJson: JSON.stringify({ VendorId: vendorId }),
     }));
-    const announced = listenOnce(database.url, QUEUED_CHANNEL);
-    await announced.listening;
+    // The runners' own listener, which also calls once when it starts
+    // listening, to catch what was queued before.
+    let announcements = 0;
+    const listener = listenForQueued(
+      database.settings,
+      () => (announcements += 1),
+      silentLogger,
+    );
+    try {
+      await waitFor("the listener to listen", () => announcements === 1);
 
-    const count = await enqueueTasks(manager, tasks);
+      const count = await enqueueTasks(manager, tasks);
 
-    expect(count).to.equal(tasks.length);
-    expect(queries).to.deep.equal(["SELECT pg_notify($1, '')"]);
-    await announced.received;
+      expect(count).to.equal(tasks.length);
+      expect(queries).to.deep.equal(["SELECT pg_notify($1, '')"]);
+      await waitFor("the announcement", () => announcements === 2);
+    } finally {
+      await listener.close();
+    }
     const rows: { contractjson: string }[] = await dataSource.query(
       "SELECT contractjson FROM blog.batchjob ORDER BY id",
     );
@@ -284,33 +295,6 @@ async function queuedCount(
     "SELECT count(*)::int AS queued FROM blog.batchjob",
   );
   return queued;
-}
-
-/**
- * listenOnce listens on `channel` at `url` from a connection of its own:
- * `listening`
- * settles once LISTEN took effect, `received` at the first notification.
- */
-function listenOnce(
-  url: string,
-  channel: string,
-): {
-  listening: Promise<void>;
-  received: Promise<void>;
-} {
-  const client = new Client({ connectionString: url });
-  let heard!: () => void;
-  const received = new Promise<void>((resolve) => (heard = resolve)).finally(
-    () => client.end(),
-  );
-  client.on("notification", (message) => {
-    if (message.channel === channel) heard();
-  });
-  const listening = client
-    .connect()
-    .then(() => client.query(`LISTEN ${channel}`))
-    .then(() => undefined);
-  return { listening, received };
 }
 
 function range(from: number, to: number): number[] {
