@@ -12,7 +12,7 @@
  */
 import type * as ClassValidator from "class-validator";
 
-export type { ValidationError, ValidatorOptions } from "class-validator";
+export type { ValidationError } from "class-validator";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 export const IsInt: typeof ClassValidator.IsInt =

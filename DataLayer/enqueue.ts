@@ -129,6 +129,6 @@ const COPY_ESCAPES: Record<string, string> = {
  * backslash, which JSON uses for its own escapes, and the characters that
  * end a field or a line.
  */
-export function copyField(value: string): string {
+function copyField(value: string): string {
   return value.replace(/[\\\t\n\r]/g, (character) => COPY_ESCAPES[character]);
 }

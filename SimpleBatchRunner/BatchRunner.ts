@@ -210,14 +210,23 @@ export class BatchRunner {
    * fault. Each attempt is refunded once, whatever the rounds do next.
    */
   async giveBackAttempts(): Promise<void> {
-    const taskIds = [...this.spentByRound].flatMap((spent) => {
+    const taskIds = await this.refundSpent(this.spentByRound);
+    if (taskIds.length === 0) return;
+    this.log.info("Attempts of the tasks in hand given back", { taskIds });
+  }
+
+  /**
+   * refundSpent refunds the attempts recorded in `rounds` and forgets
+   * them, so that no attempt is refunded twice; returns the tasks' ids.
+   */
+  private async refundSpent(rounds: Iterable<Set<string>>): Promise<string[]> {
+    const taskIds = [...rounds].flatMap((spent) => {
       const ids = [...spent];
       spent.clear();
       return ids;
     });
-    if (taskIds.length === 0) return;
-    await refundAttempts(this.side, taskIds);
-    this.log.info("Attempts of the tasks in hand given back", { taskIds });
+    if (taskIds.length > 0) await refundAttempts(this.side, taskIds);
+    return taskIds;
   }
 
   /**
@@ -384,9 +393,7 @@ export class BatchRunner {
         await queryRunner.rollbackTransaction().catch(() => undefined);
       }
       if (error instanceof RoundGivenBackError && error.reason === "shutdown") {
-        const taskIds = [...spent];
-        spent.clear();
-        if (taskIds.length > 0) await refundAttempts(this.side, taskIds);
+        await this.refundSpent([spent]);
       }
       throw error;
     } finally {
