@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import { DataSource } from "typeorm";
 import { BatchJob } from "./DataLayer/entities/BatchJob";
 import { BatchJobAttempt } from "./DataLayer/entities/BatchJobAttempt";
+import { GuardedClient } from "./DataLayer/GuardedClient";
 import { PurchaseOrderDetail } from "./DataLayer/entities/PurchaseOrderDetail";
 import { PurchaseOrderHeader } from "./DataLayer/entities/PurchaseOrderHeader";
 import { RunnerHeartbeat } from "./DataLayer/entities/RunnerHeartbeat";
@@ -147,6 +148,7 @@ export function createDataSource(
     poolSize: options.poolSize ?? 4,
     connectTimeoutMS: (options.connectTimeoutSeconds ?? 10) * 1000,
     extra: {
+      Client: GuardedClient,
       // Notice a peer that vanished (a pulled cable, a frozen VM) instead of
       // waiting on the socket forever.
       keepAlive: true,
