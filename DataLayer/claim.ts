@@ -2,20 +2,27 @@ import type { EntityManager } from "typeorm";
 import { BatchJob } from "./entities/BatchJob";
 import { TaskStatus } from "./TaskStatus";
 
+/**
+ * Which of the rows that a transaction has locked or changed since they were
+ * last written (their `xmax` is set) a claim passes over:
+ * - "touched": all of them. That is what a task looks like that a peer holds
+ *   or has just finished, and those are the rows whose lock REPEATABLE READ
+ *   refuses (40001), so such a claim rarely collides. A row whose last claim
+ *   was rolled back looks the same until someone locks it again.
+ * - "held": those whose transaction had not ended when the snapshot was
+ *   taken, or began after it: the tasks peers are holding. A row whose
+ *   holder rolled back is taken.
+ * Callers must claim passing over nothing now and then: a row changed by a
+ * subtransaction, or marked by several lockers at once, may look held.
+ */
+export type PassOver = "touched" | "held";
+
 /** ClaimScope narrows which pending tasks a claim may take. */
 export interface ClaimScope {
   /** Take tasks from this id upwards first, then those below it. */
   readonly from?: string;
-  /**
-   * Pass over rows that some transaction has locked or changed since they
-   * were last written (their `xmax` is set), which is what a task looks
-   * like that a peer is holding or has just finished. Those are the rows
-   * whose lock REPEATABLE READ refuses (40001), so a claim that skips them
-   * rarely collides. A row whose last claim was rolled back looks the same
-   * until someone locks it again, so callers must claim without this now
-   * and then, or such tasks would wait behind every fresh one.
-   */
-  readonly untouchedOnly?: boolean;
+  /** Rows with `xmax` set to pass over; by default none. */
+  readonly passOver?: PassOver;
 }
 
 /**
@@ -31,22 +38,22 @@ export interface ClaimScope {
  * the snapshot; the caller retries the round. Runners that all scan from
  * the lowest id meet exactly there, at the rows their peers are finishing;
  * runners that start from random points (`from`), and pass over rows
- * touched since the snapshot (`untouchedOnly`), rarely meet at all.
+ * that peers hold or have touched (`passOver`), rarely meet at all.
  */
 export async function claimPendingTasks(
   manager: EntityManager,
   limit: number,
   scope: ClaimScope = {},
 ): Promise<BatchJob[]> {
-  const { from, untouchedOnly = false } = scope;
-  const above = await claimQuery(manager, limit, from, ">=", untouchedOnly);
+  const { from, passOver } = scope;
+  const above = await claimQuery(manager, limit, from, ">=", passOver);
   if (above.length === limit || from === undefined) return above;
   const below = await claimQuery(
     manager,
     limit - above.length,
     from,
     "<",
-    untouchedOnly,
+    passOver,
   );
   return [...above, ...below];
 }
@@ -72,13 +79,13 @@ async function claimQuery(
   limit: number,
   from: string | undefined,
   side: ">=" | "<",
-  untouchedOnly: boolean,
+  passOver: PassOver | undefined,
 ): Promise<BatchJob[]> {
   const statement = claimStatement(
     manager,
     limit,
     from === undefined ? "all" : side,
-    untouchedOnly,
+    passOver,
   );
   const parameters: Record<string, unknown> = {
     pending: TaskStatus.Pending,
@@ -96,18 +103,48 @@ async function claimQuery(
   });
 }
 
+/** The snapshot's next transaction id, epoch included; read once. */
+const SNAPSHOT_NEXT_XID =
+  "(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint)";
+
+/**
+ * fullTransactionId is SQL for a 32-bit transaction id (`xid`) as a full
+ * one (`xid8`, epoch included), given a full id within 2^31 of it: the
+ * signed 32-bit distance from that one restores the epoch.
+ */
+export function fullTransactionId(xid: string, near: string): string {
+  const distance =
+    `((${xid})::text::bigint - ((${near}) & 4294967295) + 6442450944) ` +
+    "% 4294967296 - 2147483648";
+  return `GREATEST(0, (${near}) + ${distance})::text::xid8`;
+}
+
+/**
+ * The claim's filter for each PassOver. xmax is PostgreSQL's system column:
+ * zero on a row version that no transaction has locked, updated or tried to
+ * since it was written, else that transaction's id.
+ */
+const PASS_OVER: Record<PassOver, string> = {
+  touched: "job.xmax = 0",
+  held:
+    "(job.xmax = 0 OR pg_visible_in_snapshot(" +
+    // A locker lies within 2^31 of the snapshot's next id.
+    `${fullTransactionId("job.xmax", SNAPSHOT_NEXT_XID)}, ` +
+    "(SELECT pg_current_snapshot())))",
+};
+
 function claimStatement(
   manager: EntityManager,
   limit: number,
   range: ">=" | "<" | "all",
-  untouchedOnly: boolean,
+  passOver: PassOver | undefined,
 ): ClaimStatement {
   let cache = statements.get(manager.connection);
   if (cache === undefined) {
     cache = new Map();
     statements.set(manager.connection, cache);
   }
-  const key = `${limit} ${range} ${untouchedOnly}`;
+  const key = `${limit} ${range} ${passOver}`;
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
 
@@ -116,9 +153,7 @@ function claimStatement(
     .where("job.status = :pending")
     .andWhere("(job.notBefore IS NULL OR job.notBefore <= now())");
   if (range !== "all") query.andWhere(`job.id ${range} :from`);
-  // xmax is PostgreSQL's system column: zero on a row version that no
-  // transaction has locked, updated or tried to since it was written.
-  if (untouchedOnly) query.andWhere("job.xmax = 0");
+  if (passOver !== undefined) query.andWhere(PASS_OVER[passOver]);
   query
     .orderBy("job.id", "ASC")
     .limit(limit)

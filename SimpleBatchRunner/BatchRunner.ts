@@ -358,14 +358,18 @@ export class BatchRunner {
       const { manager } = queryRunner;
       const limit = this.options.batchSize;
       jobs = await this.claim(manager, limit, scope);
-      if (jobs.length === 0 && scope.untouchedOnly) {
+      if (jobs.length === 0 && scope.passOver === "touched") {
         // Rows passed over may be all that is left. Look again at them in a
         // fresh snapshot: in this one, tasks that peers finished since it
         // began still look pending, and locking those is what REPEATABLE
-        // READ refuses.
+        // READ refuses. Still pass over the tasks peers hold: when one of
+        // them commits while this claim walks past, that is refused too.
         await queryRunner.commitTransaction();
         await beginTransaction(queryRunner, this.options.isolation);
-        jobs = await this.claim(manager, limit, { from: scope.from });
+        jobs = await this.claim(manager, limit, {
+          from: scope.from,
+          passOver: "held",
+        });
       }
       this.metrics.claimed((performance.now() - claimStarted) / 1000);
       this.counters.rounds += 1;
@@ -436,10 +440,10 @@ export class BatchRunner {
       this.roundsSinceRange = 0;
     }
     this.roundsSinceRange += 1;
-    if (this.idRange === undefined) return { untouchedOnly: true };
+    if (this.idRange === undefined) return { passOver: "touched" };
     const { lowest, highest } = this.idRange;
     const offset = Math.floor(Math.random() * Number(highest - lowest + 1n));
-    return { from: String(lowest + BigInt(offset)), untouchedOnly: true };
+    return { from: String(lowest + BigInt(offset)), passOver: "touched" };
   }
 
   /** runJobs counts the attempt of each claimed job, then runs them. */

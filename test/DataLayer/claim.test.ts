@@ -1,7 +1,11 @@
 import { expect } from "chai";
 import type { DataSource, QueryRunner } from "typeorm";
 import { beginTransaction } from "../../DataLayer/beginTransaction";
-import { claimPendingTasks } from "../../DataLayer/claim";
+import {
+  claimPendingTasks,
+  fullTransactionId,
+  PassOver,
+} from "../../DataLayer/claim";
 import { BatchJob } from "../../DataLayer/entities/BatchJob";
 import { migrate } from "../../DataLayer/migrate";
 import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
@@ -88,7 +92,7 @@ describe("claimPendingTasks", function () {
     await lockAndRollBack("2");
 
     const untouched = await inRound((runner) =>
-      claimPendingTasks(runner.manager, 10, { untouchedOnly: true }),
+      claimPendingTasks(runner.manager, 10, { passOver: "touched" }),
     );
     const all = await inRound((runner) =>
       claimPendingTasks(runner.manager, 10),
@@ -99,32 +103,103 @@ describe("claimPendingTasks", function () {
   });
 
   it("passes over a task a peer finished after the snapshot, where a plain claim gets 40001", async function () {
-    const claimAfterPeerCommit = (untouchedOnly: boolean) =>
+    const claimAfterPeerCommit = (passOver: PassOver | undefined) =>
       inRound(async (runner) => {
         await runner.query("SELECT 1"); // takes the snapshot
         await dataSource.query(
           "UPDATE blog.batchjob SET status = 1 WHERE id = 1 AND status = 0",
         );
-        return claimPendingTasks(runner.manager, 10, { untouchedOnly });
+        return claimPendingTasks(runner.manager, 10, { passOver });
       });
 
-    const untouched = await claimAfterPeerCommit(true);
+    const untouched = await claimAfterPeerCommit("touched");
     await dataSource.query("UPDATE blog.batchjob SET status = 0");
-    const plain = await rejectionOf(() => claimAfterPeerCommit(false));
+    const plain = await rejectionOf(() => claimAfterPeerCommit(undefined));
 
     expect(untouched.map((job) => job.id)).to.deep.equal(["2", "3", "4"]);
     expect(sqlStateOf(plain)).to.equal(SqlState.SerializationFailure);
+  });
+
+  it("passes over tasks peers hold, even once they finish, and takes one whose holder rolled back", async function () {
+    await lockAndRollBack("2");
+    // A peer holds task 3 from before the snapshot.
+    const peer = dataSource.createQueryRunner();
+    await peer.connect();
+    await beginTransaction(peer, "REPEATABLE READ");
+    await peer.query("SELECT id FROM blog.batchjob WHERE id = 3 FOR UPDATE");
+
+    const claimWhilePeersFinish = (passOver: PassOver | undefined) =>
+      inRound(async (runner) => {
+        await runner.query("SELECT 1"); // takes the snapshot
+        // The peer finishes task 3, and another claims and finishes task 4,
+        // both after the snapshot.
+        await peer.query("UPDATE blog.batchjob SET status = 1 WHERE id = 3");
+        await peer.commitTransaction();
+        await dataSource.query(
+          "UPDATE blog.batchjob SET status = 1 WHERE id = 4 AND status = 0",
+        );
+        return claimPendingTasks(runner.manager, 10, { passOver });
+      });
+
+    try {
+      const held = await claimWhilePeersFinish("held");
+      await dataSource.query("UPDATE blog.batchjob SET status = 0");
+      await beginTransaction(peer, "REPEATABLE READ");
+      await peer.query("SELECT id FROM blog.batchjob WHERE id = 3 FOR UPDATE");
+      const plain = await rejectionOf(() => claimWhilePeersFinish(undefined));
+
+      expect(held.map((job) => job.id)).to.deep.equal(["1", "2"]);
+      expect(sqlStateOf(plain)).to.equal(SqlState.SerializationFailure);
+    } finally {
+      if (peer.isTransactionActive) await peer.rollbackTransaction();
+      await peer.release();
+    }
   });
 
   it("starts at `from` and wraps around below it", async function () {
     const claimed = await inRound((runner) =>
       claimPendingTasks(runner.manager, 3, {
         from: "3",
-        untouchedOnly: true,
+        passOver: "touched",
       }),
     );
 
     expect(claimed.map((job) => job.id)).to.deep.equal(["3", "4", "1"]);
+  });
+});
+
+describe("fullTransactionId", function () {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+
+  before(async function () {
+    database = await createTestDatabase();
+    dataSource = await database.connect();
+  });
+
+  after(async function () {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  it("gives a 32-bit id the epoch of the full id it lies near", async function () {
+    const epoch5 = 5n * 2n ** 32n;
+    const cases = [
+      { xid: "10", near: epoch5 + 10n, full: epoch5 + 10n },
+      { xid: "20", near: epoch5 + 10n, full: epoch5 + 20n },
+      // Just before the wrap: the previous epoch.
+      { xid: "4294967290", near: epoch5 + 10n, full: epoch5 - 6n },
+      { xid: "4294967290", near: epoch5 - 1n, full: epoch5 - 6n },
+      // Nothing below zero, whatever the column held.
+      { xid: "4000000000", near: 100n, full: 0n },
+    ];
+    for (const { xid, near, full } of cases) {
+      const [row] = await dataSource.query(
+        `SELECT ${fullTransactionId("$1::xid", "$2::bigint")}::text AS full`,
+        [xid, String(near)],
+      );
+      expect(row.full, `xid ${xid} near ${near}`).to.equal(String(full));
+    }
   });
 });
 
