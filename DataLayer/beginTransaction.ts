@@ -24,17 +24,48 @@ export async function beginTransaction(
   queryRunner: QueryRunner,
   isolation: IsolationLevel,
 ): Promise<void> {
+  const statement = openTransaction(queryRunner, isolation);
+  try {
+    await queryRunner.query(statement);
+  } catch (error) {
+    markTransactionClosed(queryRunner);
+    throw error;
+  }
+}
+
+/**
+ * openTransaction marks the query runner as in a transaction at
+ * `isolation` and gives the statement that opens it, for callers that send
+ * it together with their first statement. Until it is sent, the caller
+ * owns that promise: when sending fails, rolling back is harmless.
+ *
+ * @throws {TypeError} for a level PostgreSQL does not know, or when a
+ *   transaction is open already.
+ */
+export function openTransaction(
+  queryRunner: QueryRunner,
+  isolation: IsolationLevel,
+): string {
   if (!LEVELS.has(isolation)) {
     throw new TypeError(`Cannot begin a transaction at "${isolation}"`);
   }
   if (queryRunner.isTransactionActive) {
     throw new TypeError("Cannot begin a transaction: one is open already");
   }
-  await queryRunner.query(`START TRANSACTION ISOLATION LEVEL ${isolation}`);
-  const state = queryRunner as unknown as {
-    isTransactionActive: boolean;
-    transactionDepth: number;
-  };
+  const state = queryRunner as unknown as TransactionState;
   state.isTransactionActive = true;
   state.transactionDepth = 1;
+  return `START TRANSACTION ISOLATION LEVEL ${isolation}`;
+}
+
+/** The flags TypeORM keeps on a query runner for its transaction. */
+interface TransactionState {
+  isTransactionActive: boolean;
+  transactionDepth: number;
+}
+
+function markTransactionClosed(queryRunner: QueryRunner): void {
+  const state = queryRunner as unknown as TransactionState;
+  state.isTransactionActive = false;
+  state.transactionDepth = 0;
 }

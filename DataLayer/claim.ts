@@ -1,4 +1,6 @@
+import type { ClientBase, QueryResult } from "pg";
 import type { EntityManager } from "typeorm";
+import { IsolationLevel, openTransaction } from "./beginTransaction";
 import { BatchJob } from "./entities/BatchJob";
 import { TaskStatus } from "./TaskStatus";
 
@@ -23,6 +25,12 @@ export interface ClaimScope {
   readonly from?: string;
   /** Rows with `xmax` set to pass over; by default none. */
   readonly passOver?: PassOver;
+  /**
+   * Open the transaction the claim runs in, at this level, in the claim's
+   * own round trip instead of one before it. The manager's query runner
+   * must have none open.
+   */
+  readonly begin?: IsolationLevel;
 }
 
 /**
@@ -45,8 +53,8 @@ export async function claimPendingTasks(
   limit: number,
   scope: ClaimScope = {},
 ): Promise<BatchJob[]> {
-  const { from, passOver } = scope;
-  const above = await claimQuery(manager, limit, from, ">=", passOver);
+  const { from, passOver, begin } = scope;
+  const above = await claimQuery(manager, limit, from, ">=", passOver, begin);
   if (above.length === limit || from === undefined) return above;
   const below = await claimQuery(
     manager,
@@ -80,6 +88,7 @@ async function claimQuery(
   from: string | undefined,
   side: ">=" | "<",
   passOver: PassOver | undefined,
+  begin?: IsolationLevel,
 ): Promise<BatchJob[]> {
   const statement = claimStatement(
     manager,
@@ -95,11 +104,55 @@ async function claimQuery(
     statement.sql,
     parameters,
   );
-  const rows = (await manager.query(sql, values)) as Record<string, unknown>[];
+  const rows =
+    begin === undefined
+      ? ((await manager.query(sql, values)) as Record<string, unknown>[])
+      : await beginAndQuery(manager, begin, sql, values);
   return rows.map((row) => {
     const job = new BatchJob();
     for (const set of statement.setters) set(row, job);
     return job;
+  });
+}
+
+/**
+ * beginAndQuery opens the manager's transaction at `isolation` and runs the
+ * claim in one simple-protocol query, which carries several statements but
+ * no parameters: the values go in as literals quoted by the driver.
+ */
+async function beginAndQuery(
+  manager: EntityManager,
+  isolation: IsolationLevel,
+  sql: string,
+  values: readonly unknown[],
+): Promise<Record<string, unknown>[]> {
+  const { queryRunner } = manager;
+  if (queryRunner === undefined) {
+    throw new TypeError(
+      "Cannot begin the claim's transaction: the manager has no query runner",
+    );
+  }
+  const begin = openTransaction(queryRunner, isolation);
+  const client = (await queryRunner.connect()) as ClientBase;
+  const claim = inlineValues(client, sql, values);
+  const results = (await client.query(
+    `${begin}; ${claim}`,
+  )) as unknown as QueryResult[];
+  return results[results.length - 1].rows as Record<string, unknown>[];
+}
+
+/** inlineValues puts each `$n` placeholder's value in as a literal. */
+function inlineValues(
+  client: ClientBase,
+  sql: string,
+  values: readonly unknown[],
+): string {
+  return sql.replace(/\$(\d+)/g, (placeholder, position: string) => {
+    const value = values[Number(position) - 1];
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw new TypeError(`Cannot inline ${placeholder} of the claim`);
+    }
+    return client.escapeLiteral(String(value));
   });
 }
 

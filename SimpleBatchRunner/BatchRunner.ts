@@ -4,7 +4,6 @@ import { BatchError, describeError } from "../Contracts/errors";
 import { lazyChild, Logger } from "../Contracts/Logger";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import { countAttempts, refundAttempts } from "../DataLayer/attempts";
-import { beginTransaction } from "../DataLayer/beginTransaction";
 import {
   claimPendingTasks,
   ClaimScope,
@@ -353,11 +352,11 @@ export class BatchRunner {
     this.spentByRound.add(spent);
     try {
       await queryRunner.connect();
-      await beginTransaction(queryRunner, this.options.isolation);
       const claimStarted = performance.now();
       const { manager } = queryRunner;
       const limit = this.options.batchSize;
-      jobs = await this.claim(manager, limit, scope);
+      const begin = this.options.isolation;
+      jobs = await this.claim(manager, limit, { ...scope, begin });
       if (jobs.length === 0 && scope.passOver === "touched") {
         // Rows passed over may be all that is left. Look again at them in a
         // fresh snapshot: in this one, tasks that peers finished since it
@@ -365,10 +364,10 @@ export class BatchRunner {
         // READ refuses. Still pass over the tasks peers hold: when one of
         // them commits while this claim walks past, that is refused too.
         await queryRunner.commitTransaction();
-        await beginTransaction(queryRunner, this.options.isolation);
         jobs = await this.claim(manager, limit, {
           from: scope.from,
           passOver: "held",
+          begin,
         });
       }
       this.metrics.claimed((performance.now() - claimStarted) / 1000);

@@ -133,8 +133,18 @@ const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
   },
   {
     file: "DataLayer/beginTransaction.ts",
-    expression: "isolation",
-    why: "an isolation level, checked against the levels PostgreSQL knows",
+    expression: "statement",
+    why: "openTransaction's START TRANSACTION, at a level it checked",
+  },
+  {
+    file: "DataLayer/claim.ts",
+    expression: "begin",
+    why: "openTransaction's START TRANSACTION, at a level it checked",
+  },
+  {
+    file: "DataLayer/claim.ts",
+    expression: "claim",
+    why: "the claim statement, its values quoted by the driver's escapeLiteral",
   },
   {
     file: "DataLayer/claim.ts",

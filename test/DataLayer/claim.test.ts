@@ -83,9 +83,20 @@ describe("claimPendingTasks", function () {
       claimPendingTasks(runner.manager, 10),
     );
 
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    const begun = await claimPendingTasks(runner.manager, 10, {
+      begin: "REPEATABLE READ",
+    }).finally(async () => {
+      await runner.rollbackTransaction();
+      await runner.release();
+    });
+
     expect(claimed).to.have.length(4);
     for (const job of claimed) expect(job).to.be.instanceOf(BatchJob);
     expect(claimed).to.deep.equal(expected);
+    // Also when the claim goes with its BEGIN, by the simple protocol.
+    expect(begun).to.deep.equal(expected);
   });
 
   it("passes over a task whose last claim was rolled back, unless told not to", async function () {
@@ -153,6 +164,61 @@ describe("claimPendingTasks", function () {
     } finally {
       if (peer.isTransactionActive) await peer.rollbackTransaction();
       await peer.release();
+    }
+  });
+
+  it("opens its transaction in the claim's own round trip when told to begin", async function () {
+    const runner = dataSource.createQueryRunner();
+    const client = (await runner.connect()) as { query: Function };
+    const sent: string[] = [];
+    const query = client.query.bind(client);
+    client.query = (...args: unknown[]) => {
+      sent.push(String(args[0]));
+      return query(...args);
+    };
+    try {
+      const claimed = await claimPendingTasks(runner.manager, 2, {
+        from: "2",
+        begin: "REPEATABLE READ",
+      });
+      const roundTrips = sent.length;
+      const [level] = await runner.query("SHOW transaction_isolation");
+      const elsewhere = await inRound((other) =>
+        claimPendingTasks(other.manager, 10),
+      );
+
+      expect(claimed.map((job) => job.id)).to.deep.equal(["2", "3"]);
+      expect(roundTrips).to.equal(1);
+      expect(sent[0]).to.match(/^START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT /);
+      expect(level.transaction_isolation).to.equal("repeatable read");
+      expect(runner.isTransactionActive).to.equal(true);
+      // Its locks hold until the transaction ends.
+      expect(elsewhere.map((job) => job.id)).to.deep.equal(["1", "4"]);
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
+  it("leaves a transaction to roll back when the claim it began fails", async function () {
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const failure = await rejectionOf(() =>
+        claimPendingTasks(runner.manager, 2, {
+          from: "not a number",
+          begin: "REPEATABLE READ",
+        }),
+      );
+      const stillOpen = runner.isTransactionActive;
+      await runner.rollbackTransaction();
+      const [row] = await runner.query("SELECT 1 AS one");
+
+      expect(sqlStateOf(failure)).to.equal("22P02");
+      expect(stillOpen).to.equal(true);
+      expect(row.one).to.equal(1);
+    } finally {
+      await runner.release();
     }
   });
 

@@ -7,7 +7,12 @@ import { buildVendorTasks } from "../../Batch.Client/queueVendorJob";
 import type { ITaskfy, TaskContext } from "../../Contracts/ITaskfy";
 import { LogFields, Logger, silentLogger } from "../../Contracts/Logger";
 import { TaskRegistry } from "../../Contracts/TaskRegistry";
-import { claimPendingTasks, pendingIdRange } from "../../DataLayer/claim";
+import { beginTransaction } from "../../DataLayer/beginTransaction";
+import {
+  claimPendingTasks,
+  ClaimScope,
+  pendingIdRange,
+} from "../../DataLayer/claim";
 import { BatchJob } from "../../DataLayer/entities/BatchJob";
 import { migrate } from "../../DataLayer/migrate";
 import { listenForQueued } from "../../DataLayer/queueNotifications";
@@ -317,15 +322,21 @@ describe("BatchRunner", function () {
     // Take the round's snapshot, then let another transaction change the
     // row and commit before the claim locks it: PostgreSQL must refuse the
     // lock with 40001, exactly as when two runners race.
-    const racingClaim = async (manager: EntityManager, limit: number) => {
-      if (!provoked) {
+    const racingClaim = async (
+      manager: EntityManager,
+      limit: number,
+      scope: ClaimScope = {},
+    ) => {
+      if (!provoked && scope.begin !== undefined) {
         provoked = true;
+        await beginTransaction(manager.queryRunner!, scope.begin);
         await manager.query("SELECT 1 FROM blog.batchjob LIMIT 1");
         await dataSource.query(
           "UPDATE blog.batchjob SET contractjson = contractjson",
         );
+        return claimPendingTasks(manager, limit);
       }
-      return claimPendingTasks(manager, limit);
+      return claimPendingTasks(manager, limit, scope);
     };
 
     const stats = await makeRunner({}, { claim: racingClaim }).start();
@@ -504,8 +515,12 @@ describe("BatchRunner", function () {
   it("records nothing for a round whose commit never happens", async function () {
     await queue(dataSource, [note("lost")]);
     let rounds = 0;
-    const failingOnce = async (manager: EntityManager, limit: number) => {
-      const jobs = await claimPendingTasks(manager, limit);
+    const failingOnce = async (
+      manager: EntityManager,
+      limit: number,
+      scope?: ClaimScope,
+    ) => {
+      const jobs = await claimPendingTasks(manager, limit, scope);
       rounds += 1;
       // Break the round after the claim: a machinery failure, not the task's.
       if (rounds === 1) throw new Error("Connection terminated unexpectedly");
