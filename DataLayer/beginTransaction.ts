@@ -36,8 +36,9 @@ export async function beginTransaction(
 /**
  * openTransaction marks the query runner as in a transaction at
  * `isolation` and gives the statement that opens it, for callers that send
- * it together with their first statement. Until it is sent, the caller
- * owns that promise: when sending fails, rolling back is harmless.
+ * it in one query with their first statement. When that query fails, the
+ * caller rolls back as after any failed statement; where the transaction
+ * never opened, the rollback only draws a warning from the server.
  *
  * @throws {TypeError} for a level PostgreSQL does not know, or when a
  *   transaction is open already.

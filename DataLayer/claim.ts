@@ -135,10 +135,11 @@ async function beginAndQuery(
   const begin = openTransaction(queryRunner, isolation);
   const client = (await queryRunner.connect()) as ClientBase;
   const claim = inlineValues(client, sql, values);
-  const results = (await client.query(
-    `${begin}; ${claim}`,
-  )) as unknown as QueryResult[];
-  return results[results.length - 1].rows as Record<string, unknown>[];
+  const results = (await client.query(`${begin}; ${claim}`)) as unknown as
+    QueryResult | QueryResult[];
+  // One result per statement: the claim's is the last.
+  const last = Array.isArray(results) ? results[results.length - 1] : results;
+  return last.rows as Record<string, unknown>[];
 }
 
 /** inlineValues puts each `$n` placeholder's value in as a literal. */
