@@ -57,7 +57,7 @@ export function createPrometheusMetrics(runnerId: string): RunnerMetrics & {
   });
   const claim = new Histogram({
     name: "batch_claim_duration_seconds",
-    help: "Time of the claim query, from its start to the rows in hand",
+    help: "Time of the claim, its BEGIN included, from its start to the rows in hand",
     buckets: CLAIM_BUCKETS,
     registers,
   });
