@@ -5,7 +5,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import type { EntityManager } from "typeorm";
 import { BatchJob } from "./entities/BatchJob";
 import { columnOf, tableOf } from "./identifiers";
-import { QUEUED_CHANNEL } from "./queueNotifications";
+import { announceQueued, QUEUED_CHANNEL } from "./queueNotifications";
 
 /** NewTask is a task to queue: what runs it and its contract as JSON. */
 export interface NewTask {
@@ -40,7 +40,7 @@ export async function enqueueTasks(
 ): Promise<number> {
   if (tasks.length >= COPY_THRESHOLD) {
     await copyTasks(manager, tasks);
-    await manager.query("SELECT pg_notify($1, '')", [QUEUED_CHANNEL]);
+    await announceQueued(manager);
   } else {
     await insertTasks(manager, tasks);
   }
