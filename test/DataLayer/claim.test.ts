@@ -11,16 +11,8 @@ import { migrate } from "../../DataLayer/migrate";
 import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
 import { allTasks, queue } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
+import { rejectionOf } from "../support/thrownBy";
 
-/** rejectionOf awaits work that must fail and gives what it threw. */
-async function rejectionOf(work: () => Promise<unknown>): Promise<unknown> {
-  return work().then(
-    () => {
-      throw new Error("Expected the work to fail, but it succeeded");
-    },
-    (error: unknown) => error,
-  );
-}
 
 function task(note: string) {
   return {

@@ -3,6 +3,7 @@ import * as net from "node:net";
 import type { DataSource } from "typeorm";
 import { connect } from "../../DataLayer/connect";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
+import { rejectionOf } from "../support/thrownBy";
 
 /**
  * What a backend sends when the server shuts down: a FATAL ErrorResponse
@@ -135,10 +136,7 @@ describe("a connection the server ends as the pool hands it out", function () {
       // dies here.
       await victim.connect();
       expect(proxy.cut).to.equal(1);
-      const failure = await victim.query("SELECT 1").then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+      const failure = await rejectionOf(() => victim.query("SELECT 1"));
       expect(failure, "query on the ended connection").to.be.instanceOf(Error);
     } finally {
       await victim.release();
