@@ -1,6 +1,4 @@
 import "reflect-metadata";
-// Before TypeORM loads pg for the DataSource below.
-import "./DataLayer/navigator";
 import * as fs from "node:fs";
 import { DataSource } from "typeorm";
 import { BatchJob } from "./DataLayer/entities/BatchJob";
