@@ -11,6 +11,7 @@ import { migrate } from "../../DataLayer/migrate";
 import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
 import { allTasks, queue } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
+import { recordSentQueries } from "../support/sentQueries";
 import { rejectionOf } from "../support/thrownBy";
 
 
@@ -161,13 +162,7 @@ describe("claimPendingTasks", function () {
 
   it("opens its transaction in the claim's own round trip when told to begin", async function () {
     const runner = dataSource.createQueryRunner();
-    const client = (await runner.connect()) as { query: Function };
-    const sent: string[] = [];
-    const query = client.query.bind(client);
-    client.query = (...args: unknown[]) => {
-      sent.push(String(args[0]));
-      return query(...args);
-    };
+    const sent = await recordSentQueries(runner);
     try {
       const claimed = await claimPendingTasks(runner.manager, 2, {
         from: "2",

@@ -1,0 +1,21 @@
+import type { QueryRunner } from "typeorm";
+
+/**
+ * recordSentQueries connects `queryRunner` and notes the text of each query
+ * its pg client is sent, TypeORM's own and those sent past it, such as the
+ * claim that carries its BEGIN.
+ */
+export async function recordSentQueries(
+  queryRunner: QueryRunner,
+): Promise<string[]> {
+  const client = (await queryRunner.connect()) as {
+    query: (...args: unknown[]) => unknown;
+  };
+  const sent: string[] = [];
+  const query = client.query.bind(client);
+  client.query = (...args: unknown[]) => {
+    sent.push(String(args[0]));
+    return query(...args);
+  };
+  return sent;
+}
