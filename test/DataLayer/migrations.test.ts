@@ -237,6 +237,42 @@ describe("migrations", () => {
     }
   });
 
+  it("creates blog.summedsalesresult", async () => {
+    await migrate(dataSource);
+
+    const tables = await tablesIn(dataSource, "blog");
+
+    expect(tables).to.include("summedsalesresult");
+  });
+
+  it("keeps its history in blog._ef_migration_history, not public", async () => {
+    await migrate(dataSource);
+
+    const blogTables = await tablesIn(dataSource, "blog");
+    const publicTables = await tablesIn(dataSource, "public");
+
+    expect(blogTables).to.include("_ef_migration_history");
+    expect(publicTables).to.deep.equal([]);
+  });
+
+  it("records every migration in the history, oldest first", async () => {
+    const applied = await migrate(dataSource);
+
+    const history = await historyOf(dataSource);
+
+    expect(applied).to.deep.equal(everyMigration);
+    expect(history).to.deep.equal(everyMigration);
+  });
+
+  it("applies nothing when run a second time", async () => {
+    await migrate(dataSource);
+
+    const second = await migrate(dataSource);
+
+    expect(second).to.deep.equal([]);
+    expect(await historyOf(dataSource)).to.deep.equal(everyMigration);
+  });
+
   it("lists every migration file of its folder, oldest first", () => {
     const folder = path.join(CHECKOUT, "DataLayer", "migrations");
     const files = fs
