@@ -1,3 +1,4 @@
+import "./inliningBudget";
 import "reflect-metadata";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -1,9 +1,15 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import type { DataSource } from "typeorm";
 import { migrate } from "../../DataLayer/migrate";
+import {
+  INLINING_BUDGET,
+  INLINING_FLAG,
+  inliningSetting,
+} from "../../SimpleBatchRunner/inliningBudget";
 import { CHECKOUT } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
 
@@ -76,5 +82,48 @@ describe("what a runner loads at start-up", function () {
       { ...database.env, LOG_LEVEL: "warn" },
     );
     expect(loaded).to.deep.equal({ fetch: false, classValidatorIndex: false });
+  });
+});
+
+describe("the runner's inlining budget", function () {
+  this.timeout(30_000);
+  const BUDGET_MODULE = path.join(
+    CHECKOUT,
+    "dist",
+    "SimpleBatchRunner",
+    "inliningBudget.js",
+  );
+
+  /** flagsSetBy loads the module in a fresh node and lists what it set. */
+  async function flagsSetBy(nodeArgs: readonly string[]): Promise<string[]> {
+    const script = `
+      const v8 = require("node:v8");
+      const set = [];
+      const original = v8.setFlagsFromString;
+      v8.setFlagsFromString = (flags) => { set.push(flags); original(flags); };
+      require(${JSON.stringify(BUDGET_MODULE)});
+      process.stdout.write(JSON.stringify(set));`;
+    const { stdout } = await run(process.execPath, [...nodeArgs, "-e", script]);
+    return JSON.parse(stdout) as string[];
+  }
+
+  it("caps inlining when node's command line does not", async function () {
+    expect(await flagsSetBy([])).to.deep.equal([
+      `${INLINING_FLAG}=${INLINING_BUDGET}`,
+    ]);
+  });
+
+  it("leaves the cap to node's command line when it sets one", async function () {
+    expect(await flagsSetBy([`${INLINING_FLAG}=920`])).to.deep.equal([]);
+    expect(inliningSetting([INLINING_FLAG, "920"])).to.equal(undefined);
+  });
+
+  it("is loaded by the runner before anything else", async function () {
+    const source = await readFile(
+      path.join(CHECKOUT, "dist", "SimpleBatchRunner", "main.js"),
+      "utf8",
+    );
+    const firstRequire = /require\("([^"]+)"\)/.exec(source)?.[1];
+    expect(firstRequire).to.equal("./inliningBudget");
   });
 });
