@@ -14,7 +14,6 @@ import { createTestDatabase, TestDatabase } from "../support/testServer";
 import { recordSentQueries } from "../support/sentQueries";
 import { rejectionOf } from "../support/thrownBy";
 
-
 function task(note: string) {
   return {
     className: "NoteTask",
@@ -170,14 +169,19 @@ describe("claimPendingTasks", function () {
       });
       const roundTrips = sent.length;
       const [level] = await runner.query("SHOW transaction_isolation");
+      const [sorting] = await runner.query("SHOW enable_sort");
       const elsewhere = await inRound((other) =>
         claimPendingTasks(other.manager, 10),
       );
 
       expect(claimed.map((job) => job.id)).to.deep.equal(["2", "3"]);
       expect(roundTrips).to.equal(1);
-      expect(sent[0]).to.match(/^START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT /);
+      expect(sent[0]).to.match(
+        /^START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL enable_sort = off; SELECT /,
+      );
       expect(level.transaction_isolation).to.equal("repeatable read");
+      // Only the claim's plan is kept from sorting, not the round's others.
+      expect(sorting.enable_sort).to.equal("on");
       expect(runner.isTransactionActive).to.equal(true);
       // Its locks hold until the transaction ends.
       expect(elsewhere.map((job) => job.id)).to.deep.equal(["1", "4"]);

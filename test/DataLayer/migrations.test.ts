@@ -205,35 +205,37 @@ describe("migrations", () => {
     );
     await dataSource.query("ANALYZE blog.batchjob");
 
-    const queryRunner = dataSource.createQueryRunner();
-    const sent = await recordSentQueries(queryRunner);
-    try {
-      // The runner's claims as it sends them, each with its BEGIN.
-      for (const passOver of ["touched", "held"] as const) {
-        sent.length = 0;
-        await claimPendingTasks(queryRunner.manager, 1000, {
-          from: "10",
-          passOver,
-          begin: "REPEATABLE READ",
-        });
-        const claim = sent
-          .find((text) => text.startsWith("START TRANSACTION"))!
-          .replace(/^START TRANSACTION [^;]*; /, "");
-        const plan: { "QUERY PLAN": string }[] = await queryRunner.query(
-          `EXPLAIN (COSTS OFF) ${claim}`,
-        );
-        await queryRunner.rollbackTransaction();
+    for (const passOver of ["touched", "held"] as const) {
+      const plan = await claimPlan(dataSource, 1000, { from: "10", passOver });
+      expect(plan, passOver).to.include("Index Scan using ix_batchjob_pending");
+    }
+  });
 
-        const text = plan.map((line) => line["QUERY PLAN"]).join("\n");
-        expect(text, passOver).to.include(
-          "Index Scan using ix_batchjob_pending",
-        );
-      }
-    } finally {
-      if (queryRunner.isTransactionActive) {
-        await queryRunner.rollbackTransaction();
-      }
-      await queryRunner.release();
+  it("walks the pending index in order when the planner expects few rows to pass", async () => {
+    await migrate(dataSource);
+    await dataSource.query(
+      `INSERT INTO blog.batchjob (classname, contractname, contractjson, status)
+       SELECT 'T', 'C', '{}', 0 FROM generate_series(1, 100000)`,
+    );
+    await dataSource.query("ANALYZE blog.batchjob");
+    // A batch of 1,000 out of 70,000 pending above `from`.
+    const largeBatch = await claimPlan(dataSource, 1000, {
+      from: "30001",
+      passOver: "touched",
+    });
+    await dataSource.query(
+      "UPDATE blog.batchjob SET status = 1 WHERE id <= 60000",
+    );
+    await dataSource.query("ANALYZE blog.batchjob");
+    // A batch of 100 out of 40,000, late in a drain.
+    const lateInDrain = await claimPlan(dataSource, 100, {
+      from: "50001",
+      passOver: "touched",
+    });
+
+    for (const [name, plan] of Object.entries({ largeBatch, lateInDrain })) {
+      expect(plan, name).to.include("Index Scan using ix_batchjob_pending");
+      expect(plan, name).not.to.include("Sort");
     }
   });
 
@@ -461,3 +463,44 @@ describe("migration command", () => {
     expect(second.stdout).to.include("No pending migrations.");
   });
 });
+
+/**
+ * claimPlan records the claim the runner sends, with its BEGIN and the
+ * settings around it, and gives the plan of its SELECT under them.
+ */
+async function claimPlan(
+  dataSource: DataSource,
+  limit: number,
+  scope: { from: string; passOver: "touched" | "held" },
+): Promise<string> {
+  const queryRunner = dataSource.createQueryRunner();
+  const sent = await recordSentQueries(queryRunner);
+  try {
+    await claimPendingTasks(queryRunner.manager, limit, {
+      ...scope,
+      begin: "REPEATABLE READ",
+    });
+    await queryRunner.rollbackTransaction();
+    const statements = sent
+      .find((text) => text.startsWith("START TRANSACTION"))!
+      .split("; ");
+
+    await queryRunner.startTransaction("REPEATABLE READ");
+    let plan = "";
+    for (const statement of statements.slice(1)) {
+      if (!statement.startsWith("SELECT")) {
+        await queryRunner.query(statement);
+        continue;
+      }
+      const lines: { "QUERY PLAN": string }[] = await queryRunner.query(
+        `EXPLAIN (COSTS OFF) ${statement}`,
+      );
+      plan = lines.map((line) => line["QUERY PLAN"]).join("\n");
+    }
+    return plan;
+  } finally {
+    if (queryRunner.isTransactionActive)
+      await queryRunner.rollbackTransaction();
+    await queryRunner.release();
+  }
+}
