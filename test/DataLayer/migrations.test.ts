@@ -9,6 +9,8 @@ import {
   revertLastMigration,
 } from "../../DataLayer/migrate";
 import { claimPendingTasks } from "../../DataLayer/claim";
+import { recordOutcomes } from "../../DataLayer/recordOutcomes";
+import { TaskStatus } from "../../DataLayer/TaskStatus";
 import { MIGRATIONS } from "../../DataLayer/migrations";
 import { MIGRATIONS_TABLE, TASK_SCHEMA } from "../../ormconfig";
 import { CHECKOUT } from "../support/fixtures";
@@ -236,6 +238,54 @@ describe("migrations", () => {
     for (const [name, plan] of Object.entries({ largeBatch, lateInDrain })) {
       expect(plan, name).to.include("Index Scan using ix_batchjob_pending");
       expect(plan, name).not.to.include("Sort");
+    }
+  });
+
+  it("records outcomes by key while the statistics predate the queue", async () => {
+    await migrate(dataSource);
+    const insert = (status: number, count: number) =>
+      dataSource.query(
+        `INSERT INTO blog.batchjob (classname, contractname, contractjson, status)
+         SELECT 'T', 'C', '{}', $1 FROM generate_series(1, $2)`,
+        [status, count],
+      );
+    // Statistics taken while the queue was small and finished.
+    await insert(1, 2000);
+    await dataSource.query("ANALYZE blog.batchjob");
+    await insert(0, 100000);
+
+    const queryRunner = dataSource.createQueryRunner();
+    const values: unknown[][] = [];
+    const sent = await recordSentQueries(queryRunner, values);
+    try {
+      await queryRunner.startTransaction();
+      const now = new Date();
+      await recordOutcomes(
+        queryRunner.manager,
+        "plan-probe",
+        Array.from({ length: 100 }, (_, index) => ({
+          id: String(60000 + index),
+          status: TaskStatus.Done,
+          startedAt: now,
+          stoppedAt: now,
+          error: null,
+          notBefore: null,
+        })),
+      );
+      const at = sent.findIndex((text) => text.startsWith("UPDATE"));
+      const lines: { "QUERY PLAN": string }[] = await queryRunner.query(
+        `EXPLAIN (COSTS OFF) ${sent[at]}`,
+        values[at],
+      );
+      const plan = lines.map((line) => line["QUERY PLAN"]).join("\n");
+
+      expect(plan).to.include("Nested Loop");
+      expect(plan).to.include("Index Scan using pk_batchjob");
+    } finally {
+      if (queryRunner.isTransactionActive) {
+        await queryRunner.rollbackTransaction();
+      }
+      await queryRunner.release();
     }
   });
 
