@@ -11,6 +11,7 @@ import { product } from "./product";
 import { FULL, QUICK, Section, SectionReport, SMOKE } from "./section";
 import { contextSection } from "./sections/context";
 import { enqueueSection } from "./sections/enqueue";
+import { fleetSection } from "./sections/fleet";
 import { growthSection } from "./sections/growth";
 import { latencySection } from "./sections/latency";
 import { startupSection } from "./sections/startup";
@@ -25,6 +26,7 @@ const SECTIONS: readonly Section[] = [
   contextSection,
   enqueueSection,
   throughputSection,
+  fleetSection,
   latencySection,
   startupSection,
   vendorJobSection,

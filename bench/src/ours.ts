@@ -110,15 +110,20 @@ export function countsFrom(stderrTail: string): RunnerCounts | undefined {
   }
 }
 
-/** taskTimes gives finished tasks' first start and last stop, epoch ms. */
+/**
+ * taskTimes gives finished tasks' first start and last stop, epoch ms, of
+ * the tasks with ids above `afterId`.
+ */
 export async function taskTimes(
   dataSource: DataSourceLike,
+  afterId = 0,
 ): Promise<{ done: number; firstStart: number; lastStop: number }> {
   const [row] = await dataSource.query(
     `SELECT count(*)::int AS done,
             extract(epoch FROM min(startedat)) * 1000 AS first,
             extract(epoch FROM max(stoppedat)) * 1000 AS last
-     FROM blog.batchjob WHERE status = 1`,
+     FROM blog.batchjob WHERE status = 1 AND id > $1`,
+    [afterId],
   );
   // No finished task gives nulls, which must not read as the epoch.
   const epoch = (value: unknown) =>

@@ -15,6 +15,10 @@ export interface Plan {
   readonly throughputTasks: number;
   /** Tasks drained per run that claims in batches: many more, to time. */
   readonly batchedThroughputTasks: number;
+  /** Our runner's settings in the warm fleet section. */
+  readonly fleetRunnerConfigs: readonly RunnerConfig[];
+  /** Tasks per process that warm a fleet up before it is timed. */
+  readonly fleetWarmupTasks: number;
   /** Single tasks timed in the wake-up latency section. */
   readonly latencySamples: number;
   /** Finished rows placed under the claim in the growth section. */
@@ -58,6 +62,11 @@ export const QUICK: Plan = {
   // Enough for batched runs to reach their pace: at 40,000, warming up and
   // the last round weighed on the rate.
   batchedThroughputTasks: 100_000,
+  fleetRunnerConfigs: [
+    { batchSize: 100, concurrency: 1, isolation: RR },
+    { batchSize: 1000, concurrency: 2, isolation: RR },
+  ],
+  fleetWarmupTasks: 2_000,
   latencySamples: 20,
   growthFinishedRows: [0, 100_000],
   sustainedTasks: 20_000,
@@ -82,6 +91,8 @@ export const SMOKE: Plan = {
   ],
   throughputTasks: 200,
   batchedThroughputTasks: 2_000,
+  fleetRunnerConfigs: [{ batchSize: 100, concurrency: 2, isolation: RR }],
+  fleetWarmupTasks: 200,
   latencySamples: 5,
   growthFinishedRows: [0, 10_000],
   sustainedTasks: 2_000,
@@ -106,6 +117,10 @@ export const FULL: Plan = {
   ],
   throughputTasks: 20_000,
   batchedThroughputTasks: 400_000,
+  fleetRunnerConfigs: [10, 100, 1000].flatMap((batchSize) =>
+    [1, 2].map((concurrency) => ({ batchSize, concurrency, isolation: RR })),
+  ),
+  fleetWarmupTasks: 5_000,
   latencySamples: 50,
   growthFinishedRows: [0, 1_000_000, 10_000_000],
   sustainedTasks: 1_000_000,

@@ -17,8 +17,16 @@ const CHUNK = 10_000;
 
 /** A Peer is a peer system installed in one database. */
 export interface Peer {
-  /** enqueue adds `count` no-op jobs in bulk, numbered from `firstSeq`. */
-  enqueue(count: number, firstSeq?: number): Promise<void>;
+  /**
+   * enqueue adds `count` no-op jobs in bulk, numbered from `firstSeq`: in
+   * calls of CHUNK jobs, or with `atOnce` in one call, which the system
+   * commits as one statement.
+   */
+  enqueue(
+    count: number,
+    firstSeq?: number,
+    options?: EnqueueOptions,
+  ): Promise<void>;
   /** enqueueOne adds one job by the system's ordinary single-job call. */
   enqueueOne(seq: number): Promise<void>;
   /** clear removes finished jobs left from an earlier run. */
@@ -28,6 +36,10 @@ export interface Peer {
   close(): Promise<void>;
 }
 
+export interface EnqueueOptions {
+  readonly atOnce?: boolean;
+}
+
 /** openGraphile installs graphile-worker's schema and opens WorkerUtils. */
 export async function openGraphile(url: string): Promise<Peer> {
   const utils: WorkerUtils = await makeWorkerUtils({ connectionString: url });
@@ -35,8 +47,8 @@ export async function openGraphile(url: string): Promise<Peer> {
   const client = new Client({ connectionString: url });
   await client.connect();
   return {
-    async enqueue(count, firstSeq = 0) {
-      await inChunks(count, firstSeq, (seqs) =>
+    async enqueue(count, firstSeq = 0, options = {}) {
+      await inChunks(count, firstSeq, chunkOf(count, options), (seqs) =>
         utils.addJobs(
           seqs.map((seq) => ({ identifier: PEER_TASK, payload: { seq } })),
         ),
@@ -78,8 +90,8 @@ export async function openPgBoss(url: string, queue: string): Promise<Peer> {
   const client = new Client({ connectionString: url });
   await client.connect();
   return {
-    async enqueue(count, firstSeq = 0) {
-      await inChunks(count, firstSeq, (seqs) =>
+    async enqueue(count, firstSeq = 0, options = {}) {
+      await inChunks(count, firstSeq, chunkOf(count, options), (seqs) =>
         boss.insert(seqs.map((seq) => ({ name: queue, data: { seq } }))),
       );
     },
@@ -113,6 +125,8 @@ export interface PeerWorkerOptions {
   readonly batchSize?: number;
   readonly pollMs?: number;
   readonly reportStarts?: boolean;
+  /** Have each worker say when it starts its first job from this number. */
+  readonly markFrom?: number;
 }
 
 /** launchPeerWorkers starts `count` peer worker processes. */
@@ -137,6 +151,9 @@ export function launchPeerWorkers(
     ...(options.batchSize ? ["--batch-size", String(options.batchSize)] : []),
     ...(options.pollMs ? ["--poll-ms", String(options.pollMs)] : []),
     ...(options.reportStarts ? ["--report-starts"] : []),
+    ...(options.markFrom !== undefined
+      ? ["--mark-from", String(options.markFrom)]
+      : []),
   ];
   return Array.from({ length: count }, (_, index) => {
     const name = `${options.system}-${index + 1}`;
@@ -144,17 +161,22 @@ export function launchPeerWorkers(
   });
 }
 
+function chunkOf(count: number, options: EnqueueOptions): number {
+  return options.atOnce ? Math.max(1, count) : CHUNK;
+}
+
 /**
  * inChunks hands the sequence numbers firstSeq .. firstSeq + count - 1 to
- * `insert` in bulk calls of at most CHUNK, one after another.
+ * `insert` in bulk calls of at most `chunk`, one after another.
  */
 async function inChunks(
   count: number,
   firstSeq: number,
+  chunk: number,
   insert: (seqs: number[]) => Promise<unknown>,
 ): Promise<void> {
-  for (let start = 0; start < count; start += CHUNK) {
-    const size = Math.min(CHUNK, count - start);
+  for (let start = 0; start < count; start += chunk) {
+    const size = Math.min(chunk, count - start);
     await insert(Array.from({ length: size }, (_, i) => firstSeq + start + i));
   }
 }

@@ -1,7 +1,8 @@
 /**
  * peerWorker is one worker process of a peer system, the way its users run
  * it, with a no-op task. It prints on stdout: `ready T` once it is
- * working, `first T` when its first job starts, `start SEQ T` per job with
+ * working, `first T` when its first job starts, `marked T` when the first
+ * job numbered --mark-from or higher starts, `start SEQ T` per job with
  * --report-starts, and `summary JSON` after SIGTERM, before it exits.
  * T is epoch milliseconds.
  */
@@ -27,16 +28,24 @@ const { values } = parseArgs({
     "batch-size": { type: "string", default: "1" },
     "poll-ms": { type: "string", default: "2000" },
     "report-starts": { type: "boolean", default: false },
+    "mark-from": { type: "string" },
   },
 });
 
 const counts: Counts = { jobs: 0, firstAt: null, lastAt: null };
+const markFrom =
+  values["mark-from"] === undefined ? undefined : Number(values["mark-from"]);
+let marked = false;
 
 function started(seq: unknown): void {
   const now = epochMs();
   if (counts.firstAt === null) {
     counts.firstAt = now;
     console.log(`first ${now}`);
+  }
+  if (!marked && markFrom !== undefined && Number(seq) >= markFrom) {
+    marked = true;
+    console.log(`marked ${now}`);
   }
   if (values["report-starts"]) console.log(`start ${String(seq)} ${now}`);
 }

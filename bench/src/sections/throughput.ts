@@ -161,7 +161,7 @@ function configurationsFor(
 }
 
 /** describeConfig names a runner setting: "n=100 c=2 RR". */
-function describeConfig(config: RunnerConfig): string {
+export function describeConfig(config: RunnerConfig): string {
   const lanes = config.concurrency > 1 ? ` c=${config.concurrency}` : "";
   const isolation = config.isolation === "repeatable-read" ? "RR" : "RC";
   return `n=${config.batchSize}${lanes} ${isolation}`;

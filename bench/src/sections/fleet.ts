@@ -1,0 +1,398 @@
+import {
+  buildNoopTasks,
+  countPending,
+  countsFrom,
+  enqueueAll,
+  launchRunners,
+  resetTaskTables,
+  taskTimes,
+} from "../ours";
+import {
+  launchPeerWorkers,
+  openGraphile,
+  openPgBoss,
+  Peer,
+  PeerWorkerOptions,
+} from "../peers/peerSetup";
+import { PEER_TASK } from "../peers/peerTask";
+import { describeExit, Exit, Started, stopAll } from "../processes";
+import { connectTo, DataSourceLike, product } from "../product";
+import type {
+  Plan,
+  RunnerConfig,
+  Section,
+  SectionContext,
+  SectionReport,
+} from "../section";
+import { rate, round } from "../stats";
+import { pollUntil } from "../wait";
+import { describeConfig } from "./throughput";
+
+const DATABASE = "bench_fleet";
+/** Both ends of a run come from task stamps, so the poll can be slow. */
+const POLL_MS = 250;
+const READY_TIMEOUT_MS = 120_000;
+
+/** FleetRun is one queue drained by K workers that were already warm. */
+export interface FleetRun {
+  readonly system: string;
+  readonly config: string;
+  readonly processes: number;
+  readonly tasks: number;
+  /** From the first timed task's start to the last one's end. */
+  readonly seconds: number;
+  readonly jobsPerSecond: number;
+  /** Ours only: claims refused with 40001, per 100 claims, warm-up included. */
+  readonly serializationRetryPercent?: number;
+  readonly problems: readonly string[];
+}
+
+/**
+ * A Fleet is K running worker processes of one system, warmed up on the
+ * first `warmup` tasks; those queued after them are timed.
+ */
+interface Fleet {
+  /** run queues `tasks`, numbered from `firstSeq`, and waits until done. */
+  run(tasks: number, firstSeq: number): Promise<void>;
+  /**
+   * stop ends the workers and gives when the first timed task started and
+   * when the last one ended.
+   */
+  stop(): Promise<{
+    exits: Exit[];
+    firstStart: number;
+    lastEnd: number;
+    retryPercent?: number;
+  }>;
+}
+
+interface Configuration {
+  readonly system: "ours" | "graphile-worker" | "pg-boss";
+  readonly config: string;
+  readonly launch: (processes: number, warmup: number) => Promise<Fleet>;
+}
+
+/**
+ * fleet measures throughput the way a standing deployment sees it: K
+ * worker processes are started, warmed up on a first queue and left idle;
+ * then a batch of no-op tasks is queued in one transaction, and the clock
+ * runs from its first task's start to its last task's end. Process
+ * start-up and the JIT's warm-up, which the throughput section includes,
+ * stay out.
+ */
+export const fleetSection: Section = {
+  name: "fleet",
+  async run(context: SectionContext): Promise<SectionReport> {
+    const url = await context.server.freshDatabase(DATABASE);
+    const dataSource = await connectTo(url);
+    const graphile = await openGraphile(url);
+    const boss = await openPgBoss(url, PEER_TASK);
+    const runs: FleetRun[] = [];
+    try {
+      await product().migrate(dataSource);
+      const configurations = configurationsFor(
+        context.plan,
+        url,
+        dataSource,
+        graphile,
+        boss,
+      );
+      for (const configuration of configurations) {
+        for (const processes of context.plan.processCounts) {
+          context.progress(
+            `Warm fleet: ${configuration.system} ${configuration.config}, K=${processes}`,
+          );
+          runs.push(await measure(context.plan, configuration, processes));
+          await dataSource.query("VACUUM ANALYZE");
+        }
+      }
+    } finally {
+      await Promise.allSettled([
+        graphile.close(),
+        boss.close(),
+        dataSource.destroy(),
+      ]);
+      await context.server.dropDatabase(DATABASE);
+    }
+    return {
+      data: runs,
+      tables: [tableOf(runs), targetsOf(runs, context.plan)],
+    };
+  },
+};
+
+async function measure(
+  plan: Plan,
+  configuration: Configuration,
+  processes: number,
+): Promise<FleetRun> {
+  const warmup = plan.fleetWarmupTasks * processes;
+  const tasks = plan.batchedThroughputTasks;
+  const fleet = await configuration.launch(processes, warmup);
+  const problems: string[] = [];
+  try {
+    await fleet.run(warmup, 0);
+    await fleet.run(tasks, warmup);
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  }
+  const { exits, firstStart, lastEnd, retryPercent } = await fleet.stop();
+  const seconds = (lastEnd - firstStart) / 1000;
+  problems.push(...exits.filter((exit) => exit.code !== 0).map(describeExit));
+  return {
+    system: configuration.system,
+    config: configuration.config,
+    processes,
+    tasks,
+    seconds: round(seconds, 2),
+    jobsPerSecond: round(rate(tasks, seconds * 1000)),
+    ...(retryPercent === undefined
+      ? {}
+      : { serializationRetryPercent: retryPercent }),
+    problems,
+  };
+}
+
+function configurationsFor(
+  plan: Plan,
+  url: string,
+  dataSource: DataSourceLike,
+  graphile: Peer,
+  boss: Peer,
+): Configuration[] {
+  const ours = plan.fleetRunnerConfigs.map((runnerConfig): Configuration => ({
+    system: "ours",
+    config: describeConfig(runnerConfig),
+    launch: (processes, warmup) =>
+      launchOurs(url, dataSource, processes, warmup, runnerConfig),
+  }));
+  return [
+    ...ours,
+    {
+      system: "graphile-worker",
+      config: "concurrency 10, local queue 500",
+      launch: (processes, warmup) =>
+        launchPeer(graphile, processes, {
+          markFrom: warmup,
+          system: "graphile",
+          url,
+          concurrency: 10,
+          localQueue: 500,
+        }),
+    },
+    {
+      system: "pg-boss",
+      config: "batchSize 500",
+      launch: (processes, warmup) =>
+        launchPeer(boss, processes, {
+          markFrom: warmup,
+          system: "pgboss",
+          url,
+          queue: PEER_TASK,
+          batchSize: 500,
+          pollMs: 500,
+        }),
+    },
+  ];
+}
+
+async function launchOurs(
+  url: string,
+  dataSource: DataSourceLike,
+  processes: number,
+  warmup: number,
+  config: RunnerConfig,
+): Promise<Fleet> {
+  await resetTaskTables(dataSource);
+  const runners = launchRunners(url, processes, [
+    "--batch-size",
+    String(config.batchSize),
+    "--concurrency",
+    String(config.concurrency),
+    "--isolation",
+    config.isolation,
+  ]);
+  const drained = async () => (await countPending(dataSource)) === 0;
+  try {
+    await pollUntil(
+      `${processes} runners' first heartbeats`,
+      async () => {
+        const [row] = await dataSource.query(
+          "SELECT count(*)::int AS beats FROM blog.runnerheartbeat",
+        );
+        return row.beats >= processes;
+      },
+      { intervalMs: 50, timeoutMs: READY_TIMEOUT_MS },
+    );
+  } catch (error) {
+    await stopAll(runners, 2000);
+    throw error;
+  }
+  return {
+    async run(tasks, firstSeq) {
+      await enqueueAll(dataSource, buildNoopTasks(tasks, firstSeq));
+      await waitFor(runners, drained, tasks);
+    },
+    async stop() {
+      // Ids restart at 1 in each fleet: the warm-up took the first ones.
+      const { firstStart, lastStop } = await taskTimes(dataSource, warmup);
+      const exits = await stopAll(runners);
+      const counts = exits.map((exit) => countsFrom(exit.stderrTail));
+      const sum = (pick: (count: NonNullable<(typeof counts)[0]>) => number) =>
+        counts.reduce((total, count) => total + (count ? pick(count) : 0), 0);
+      const rounds = sum((count) => count.rounds);
+      const retries = sum((count) => count.serializationRetries);
+      return {
+        exits,
+        firstStart,
+        lastEnd: lastStop,
+        retryPercent: round((100 * retries) / Math.max(1, rounds), 2),
+      };
+    },
+  };
+}
+
+async function launchPeer(
+  peer: Peer,
+  processes: number,
+  options: PeerWorkerOptions,
+): Promise<Fleet> {
+  await peer.clear();
+  let ready = 0;
+  let firstStart = Number.POSITIVE_INFINITY;
+  let lastEnd = Number.NEGATIVE_INFINITY;
+  const workers = launchPeerWorkers(processes, options, (_name, line) => {
+    if (line.startsWith("ready ")) ready += 1;
+    if (line.startsWith("marked "))
+      firstStart = Math.min(firstStart, Number(line.slice(7)));
+    if (line.startsWith("summary ")) {
+      const summary = JSON.parse(line.slice(8)) as { lastAt: number | null };
+      if (summary.lastAt !== null) lastEnd = Math.max(lastEnd, summary.lastAt);
+    }
+  });
+  try {
+    await pollUntil(
+      `${processes} workers to be ready`,
+      async () => ready >= processes,
+      { intervalMs: 50, timeoutMs: READY_TIMEOUT_MS },
+    );
+  } catch (error) {
+    await stopAll(workers, 2000);
+    throw error;
+  }
+  let queued = 0;
+  return {
+    async run(tasks, firstSeq) {
+      // One call, so the batch is committed at once, as ours is.
+      await peer.enqueue(tasks, firstSeq, { atOnce: true });
+      queued += tasks;
+      const total = queued;
+      await waitFor(
+        workers,
+        async () => (await peer.done(total)) >= total,
+        tasks,
+      );
+    },
+    async stop() {
+      // The workers report their last job's end as they stop.
+      const exits = await stopAll(workers);
+      return { exits, firstStart, lastEnd };
+    },
+  };
+}
+
+/**
+ * waitFor polls until `drained`, or until every process has exited.
+ *
+ * @throws {Error} when a drain of `tasks` takes longer than its bound.
+ */
+async function waitFor(
+  started: readonly Started[],
+  drained: () => Promise<boolean>,
+  tasks: number,
+): Promise<void> {
+  let exited = false;
+  void Promise.all(started.map((process) => process.exited)).then(() => {
+    exited = true;
+  });
+  await pollUntil(
+    "the queue to drain",
+    async () => (await drained()) || exited,
+    { intervalMs: POLL_MS, timeoutMs: 60_000 + tasks * 10 },
+  );
+  if (exited) throw new Error("every worker exited before the queue drained");
+}
+
+function tableOf(runs: readonly FleetRun[]) {
+  return {
+    title:
+      "Warm fleet: no-op tasks queued at once to K running, warmed-up processes",
+    columns: [
+      "system",
+      "config",
+      "K",
+      "tasks",
+      "s",
+      "jobs/s",
+      "40001 %",
+      "problems",
+    ],
+    rows: runs.map((run) => [
+      run.system,
+      run.config,
+      run.processes,
+      run.tasks,
+      run.seconds,
+      run.jobsPerSecond,
+      run.serializationRetryPercent ?? Number.NaN,
+      run.problems.length === 0
+        ? ""
+        : `${run.problems.length}: ${run.problems[0].slice(0, 60)}`,
+    ]),
+    notes: [
+      "s: from the first timed task's start to the last one's end; start-up and warm-up are left out.",
+      "40001 %: claims our runners retried after a serialization failure, per 100, warm-up included.",
+    ],
+  };
+}
+
+function targetsOf(runs: readonly FleetRun[], plan: Plan) {
+  const best = (chosen: readonly FleetRun[]) =>
+    chosen.reduce<FleetRun | undefined>(
+      (top, run) =>
+        top === undefined || run.jobsPerSecond > top.jobsPerSecond ? run : top,
+      undefined,
+    );
+  const rows = plan.processCounts.map((processes) => {
+    const at = runs.filter((run) => run.processes === processes);
+    const ours = best(at.filter((run) => run.system === "ours"));
+    const graphile = best(at.filter((run) => run.system === "graphile-worker"));
+    const boss = best(at.filter((run) => run.system === "pg-boss"));
+    const ratio = (peer: FleetRun | undefined) =>
+      round(
+        (ours?.jobsPerSecond ?? Number.NaN) /
+          (peer?.jobsPerSecond ?? Number.NaN),
+        2,
+      );
+    return [
+      processes,
+      `${Math.round(ours?.jobsPerSecond ?? Number.NaN)} (${ours?.config ?? "-"})`,
+      graphile?.jobsPerSecond ?? Number.NaN,
+      boss?.jobsPerSecond ?? Number.NaN,
+      ratio(graphile),
+      ratio(boss),
+    ];
+  });
+  return {
+    title: "Warm fleet against the targets (ratios within this run)",
+    columns: [
+      "K",
+      "ours best jobs/s",
+      "graphile jobs/s",
+      "pg-boss jobs/s",
+      "× graphile (≥1.25)",
+      "× pg-boss (≥2)",
+    ],
+    rows,
+  };
+}
