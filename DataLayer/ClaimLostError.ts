@@ -1,8 +1,8 @@
 import { BatchError } from "../Contracts/errors";
 
 /**
- * ClaimLostError: a runner tried to record tasks that it no longer holds as
- * pending. It is an error of the runner's machinery, never of a task.
+ * ClaimLostError: a runner tried to record tasks whose rows it no longer
+ * holds. It is an error of the runner's machinery, never of a task.
  */
 export class ClaimLostError extends BatchError {
   constructor(
@@ -10,7 +10,7 @@ export class ClaimLostError extends BatchError {
     readonly recorded: number,
   ) {
     super(
-      `Cannot record tasks ${taskIds.join(", ")}: expected ${taskIds.length} pending rows, updated ${recorded}`,
+      `Cannot record tasks ${taskIds.join(", ")}: expected ${taskIds.length} held rows, updated ${recorded}`,
     );
   }
 }

@@ -21,10 +21,11 @@ export interface TaskOutcome {
 
 /**
  * recordOutcomes writes the outcomes of a round's held tasks in one
- * statement. Only rows still pending are written.
+ * statement, in the transaction whose row locks hold them: no other
+ * transaction can change or remove those rows before it ends.
  *
- * @throws {ClaimLostError} when a row is no longer pending, which means the
- *   claim was lost: an error of the runner, not of the task.
+ * @throws {ClaimLostError} when a row is missing all the same, which means
+ *   the claim was lost: an error of the runner, not of the task.
  */
 export async function recordOutcomes(
   manager: EntityManager,
@@ -48,12 +49,13 @@ export async function recordOutcomes(
     "FROM unnest($2::bigint[], $3::int[], $4::bigint[], " +
     "$5::bigint[], $6::text[], $7::bigint[]) " +
     "AS outcome(id, status, startedat, stoppedat, lasterror, notbefore) " +
-    // Still pending, in a form the pending index cannot serve: its size is
-    // known only from the last ANALYZE, and when that predates the queue's
-    // last big enqueue, the planner hashes the whole index for the join
-    // (80 ms at 100,000 pending) instead of looking each row up by its key.
+    // By key alone, and looked up by key: the list of ids is what the
+    // planner can count exactly. Statistics lag the queue, so a check that
+    // each row is still pending (which the claim's locks make certain)
+    // left it guessing how many rows pass, and a guess of one made it hash
+    // the whole pending index, or scan the table once per outcome.
     `WHERE job.${column("id")} = outcome.id ` +
-    `AND job.${column("status")} IS NOT DISTINCT FROM $8`;
+    `AND job.${column("id")} = ANY($2::bigint[])`;
   const [, affected] = (await manager.query(sql, [
     runnerId,
     outcomes.map((outcome) => outcome.id),
@@ -62,7 +64,6 @@ export async function recordOutcomes(
     outcomes.map((outcome) => outcome.stoppedAt.getTime()),
     outcomes.map((outcome) => outcome.error),
     outcomes.map((outcome) => outcome.notBefore?.getTime() ?? null),
-    TaskStatus.Pending,
   ])) as [unknown, number];
 
   if (affected !== outcomes.length) {
