@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as readline from "node:readline";
 import { epochMs } from "./stats";
+import { pollUntil } from "./wait";
 
 /** Started is one child process the bench launched. */
 export interface Started {
@@ -128,4 +129,37 @@ export function describeExit(exit: Exit): string {
   const how = exit.signal ?? `code ${exit.code}`;
   const lastLines = exit.stderrTail.trim().split("\n").slice(-3).join(" | ");
   return `${exit.name} exited with ${how}: ${lastLines}`;
+}
+
+/**
+ * waitForDrain polls until `drained` says so, or every process has exited,
+ * and gives the time it was first seen drained. A drain of `tasks` may
+ * take 10 ms per task plus a minute for process start-up.
+ *
+ * @throws {Error} when the run takes longer than that; its processes are
+ *   stopped first.
+ */
+export async function waitForDrain(
+  started: readonly Started[],
+  drained: () => Promise<boolean>,
+  options: { tasks: number; intervalMs: number },
+): Promise<number> {
+  let exited = false;
+  void Promise.all(started.map((process) => process.exited)).then(() => {
+    exited = true;
+  });
+  try {
+    await pollUntil(
+      "the queue to drain",
+      async () => (await drained()) || exited,
+      {
+        intervalMs: options.intervalMs,
+        timeoutMs: 60_000 + options.tasks * 10,
+      },
+    );
+  } catch (error) {
+    await stopAll(started, 2000);
+    throw error;
+  }
+  return epochMs();
 }

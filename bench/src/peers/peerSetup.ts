@@ -129,6 +129,16 @@ export interface PeerWorkerOptions {
   readonly markFrom?: number;
 }
 
+/** The peers' best settings here, which both throughput sections use. */
+export const GRAPHILE_BEST = {
+  name: "concurrency 10, local queue 500",
+  options: { system: "graphile", concurrency: 10, localQueue: 500 },
+} as const;
+export const PGBOSS_BEST = {
+  name: "batchSize 500",
+  options: { system: "pgboss", queue: PEER_TASK, batchSize: 500, pollMs: 500 },
+} as const;
+
 /** launchPeerWorkers starts `count` peer worker processes. */
 export function launchPeerWorkers(
   count: number,

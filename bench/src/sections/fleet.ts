@@ -8,14 +8,22 @@ import {
   taskTimes,
 } from "../ours";
 import {
+  GRAPHILE_BEST,
   launchPeerWorkers,
   openGraphile,
   openPgBoss,
   Peer,
   PeerWorkerOptions,
+  PGBOSS_BEST,
 } from "../peers/peerSetup";
 import { PEER_TASK } from "../peers/peerTask";
-import { describeExit, Exit, Started, stopAll } from "../processes";
+import {
+  describeExit,
+  Exit,
+  Started,
+  stopAll,
+  waitForDrain,
+} from "../processes";
 import { connectTo, DataSourceLike, product } from "../product";
 import type {
   Plan,
@@ -170,27 +178,22 @@ function configurationsFor(
     ...ours,
     {
       system: "graphile-worker",
-      config: "concurrency 10, local queue 500",
+      config: GRAPHILE_BEST.name,
       launch: (processes, warmup) =>
         launchPeer(graphile, processes, {
-          markFrom: warmup,
-          system: "graphile",
+          ...GRAPHILE_BEST.options,
           url,
-          concurrency: 10,
-          localQueue: 500,
+          markFrom: warmup,
         }),
     },
     {
       system: "pg-boss",
-      config: "batchSize 500",
+      config: PGBOSS_BEST.name,
       launch: (processes, warmup) =>
         launchPeer(boss, processes, {
-          markFrom: warmup,
-          system: "pgboss",
+          ...PGBOSS_BEST.options,
           url,
-          queue: PEER_TASK,
-          batchSize: 500,
-          pollMs: 500,
+          markFrom: warmup,
         }),
     },
   ];
@@ -231,7 +234,7 @@ async function launchOurs(
   return {
     async run(tasks, firstSeq) {
       await enqueueAll(dataSource, buildNoopTasks(tasks, firstSeq));
-      await waitFor(runners, drained, tasks);
+      await drainedBy(runners, drained, tasks);
     },
     async stop() {
       // Ids restart at 1 in each fleet: the warm-up took the first ones.
@@ -287,7 +290,7 @@ async function launchPeer(
       await peer.enqueue(tasks, firstSeq, { atOnce: true });
       queued += tasks;
       const total = queued;
-      await waitFor(
+      await drainedBy(
         workers,
         async () => (await peer.done(total)) >= total,
         tasks,
@@ -302,25 +305,18 @@ async function launchPeer(
 }
 
 /**
- * waitFor polls until `drained`, or until every process has exited.
- *
- * @throws {Error} when a drain of `tasks` takes longer than its bound.
+ * drainedBy waits until `drained`, and throws when every worker exited
+ * before that.
  */
-async function waitFor(
-  started: readonly Started[],
+async function drainedBy(
+  workers: readonly Started[],
   drained: () => Promise<boolean>,
   tasks: number,
 ): Promise<void> {
-  let exited = false;
-  void Promise.all(started.map((process) => process.exited)).then(() => {
-    exited = true;
-  });
-  await pollUntil(
-    "the queue to drain",
-    async () => (await drained()) || exited,
-    { intervalMs: POLL_MS, timeoutMs: 60_000 + tasks * 10 },
-  );
-  if (exited) throw new Error("every worker exited before the queue drained");
+  await waitForDrain(workers, drained, { tasks, intervalMs: POLL_MS });
+  if (workers.every((worker) => worker.child.exitCode !== null)) {
+    throw new Error("every worker exited before the queue drained");
+  }
 }
 
 function tableOf(runs: readonly FleetRun[]) {

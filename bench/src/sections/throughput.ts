@@ -8,14 +8,22 @@ import {
   taskTimes,
 } from "../ours";
 import {
+  GRAPHILE_BEST,
   launchPeerWorkers,
   openGraphile,
   openPgBoss,
   Peer,
   PeerWorkerOptions,
+  PGBOSS_BEST,
 } from "../peers/peerSetup";
 import { PEER_TASK } from "../peers/peerTask";
-import { awaitExits, describeExit, Started, stopAll } from "../processes";
+import {
+  awaitExits,
+  describeExit,
+  Started,
+  stopAll,
+  waitForDrain,
+} from "../processes";
 import { connectTo, DataSourceLike, product } from "../product";
 import type {
   Plan,
@@ -24,9 +32,8 @@ import type {
   SectionContext,
   SectionReport,
 } from "../section";
-import { epochMs, rate, round } from "../stats";
+import { rate, round } from "../stats";
 import type { Series } from "../svg";
-import { pollUntil } from "../wait";
 
 const DATABASE = "bench_throughput";
 const POLL_MS = 50;
@@ -146,17 +153,14 @@ function configurationsFor(
       system: "graphile",
       concurrency: 10,
     }),
-    peer("graphile-worker", "concurrency 10, local queue 500", true, graphile, {
-      system: "graphile",
-      concurrency: 10,
-      localQueue: 500,
-    }),
-    peer("pg-boss", "batchSize 500", true, boss, {
-      system: "pgboss",
-      queue: PEER_TASK,
-      batchSize: 500,
-      pollMs: 500,
-    }),
+    peer(
+      "graphile-worker",
+      GRAPHILE_BEST.name,
+      true,
+      graphile,
+      GRAPHILE_BEST.options,
+    ),
+    peer("pg-boss", PGBOSS_BEST.name, true, boss, PGBOSS_BEST.options),
   ];
 }
 
@@ -165,11 +169,6 @@ export function describeConfig(config: RunnerConfig): string {
   const lanes = config.concurrency > 1 ? ` c=${config.concurrency}` : "";
   const isolation = config.isolation === "repeatable-read" ? "RR" : "RC";
   return `n=${config.batchSize}${lanes} ${isolation}`;
-}
-
-/** A drain may take 10 ms per task plus a minute for process start-up. */
-function timeoutFor(tasks: number): number {
-  return 60_000 + tasks * 10;
 }
 
 async function drainOurs(
@@ -197,7 +196,7 @@ async function drainOurs(
   const end = await waitForDrain(
     runners,
     async () => (await countPending(dataSource)) === 0,
-    tasks,
+    { tasks, intervalMs: POLL_MS },
   );
   const exits = await awaitExits(runners, 30_000);
   const times = await taskTimes(dataSource);
@@ -251,7 +250,7 @@ async function drainPeer(
   const end = await waitForDrain(
     workers,
     async () => (await peer.done(tasks)) >= tasks,
-    tasks,
+    { tasks, intervalMs: POLL_MS },
   );
   const exits = await stopAll(workers);
   const done = await peer.done(tasks);
@@ -274,38 +273,6 @@ async function drainPeer(
     ),
     problems,
   };
-}
-
-/**
- * waitForDrain polls until `drained` says so, or every process has exited,
- * and gives the time it was first seen drained.
- *
- * @throws {Error} when the run takes longer than its bound; its processes
- *   are stopped first.
- */
-async function waitForDrain(
-  started: readonly Started[],
-  drained: () => Promise<boolean>,
-  tasks: number,
-): Promise<number> {
-  let exited = false;
-  void Promise.all(started.map((process) => process.exited)).then(() => {
-    exited = true;
-  });
-  try {
-    await pollUntil(
-      "the queue to drain",
-      async () => (await drained()) || exited,
-      {
-        intervalMs: POLL_MS,
-        timeoutMs: timeoutFor(tasks),
-      },
-    );
-  } catch (error) {
-    await stopAll(started, 2000);
-    throw error;
-  }
-  return epochMs();
 }
 
 function launchOf(started: readonly Started[]): number {
