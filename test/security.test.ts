@@ -138,13 +138,8 @@ const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
   },
   {
     file: "DataLayer/claim.ts",
-    expression: "begin",
-    why: "openTransaction's START TRANSACTION, at a level it checked",
-  },
-  {
-    file: "DataLayer/claim.ts",
-    expression: "claim",
-    why: "the claim statement, its values quoted by the driver's escapeLiteral",
+    expression: 'statements.join("; ")',
+    why: "openTransaction's START TRANSACTION at a level it checked, constant SET LOCAL statements, and the claim with its values quoted by the driver's escapeLiteral",
   },
   {
     file: "DataLayer/claim.ts",
