@@ -10,13 +10,10 @@ import {
 import {
   GRAPHILE_BEST,
   launchPeerWorkers,
-  openGraphile,
-  openPgBoss,
   Peer,
   PeerWorkerOptions,
   PGBOSS_BEST,
 } from "../peers/peerSetup";
-import { PEER_TASK } from "../peers/peerTask";
 import {
   describeExit,
   Exit,
@@ -24,7 +21,7 @@ import {
   stopAll,
   waitForDrain,
 } from "../processes";
-import { connectTo, DataSourceLike, product } from "../product";
+import type { DataSourceLike } from "../product";
 import type {
   Plan,
   RunnerConfig,
@@ -34,6 +31,7 @@ import type {
 } from "../section";
 import { rate, round } from "../stats";
 import { pollUntil } from "../wait";
+import { Configuration, runMatrix, Systems } from "./matrix";
 import { describeConfig } from "./throughput";
 
 const DATABASE = "bench_fleet";
@@ -74,9 +72,8 @@ interface Fleet {
   }>;
 }
 
-interface Configuration {
-  readonly system: "ours" | "graphile-worker" | "pg-boss";
-  readonly config: string;
+/** A Launch is a configuration that starts a fleet of K processes. */
+interface Launch extends Configuration {
   readonly launch: (processes: number, warmup: number) => Promise<Fleet>;
 }
 
@@ -91,37 +88,14 @@ interface Configuration {
 export const fleetSection: Section = {
   name: "fleet",
   async run(context: SectionContext): Promise<SectionReport> {
-    const url = await context.server.freshDatabase(DATABASE);
-    const dataSource = await connectTo(url);
-    const graphile = await openGraphile(url);
-    const boss = await openPgBoss(url, PEER_TASK);
-    const runs: FleetRun[] = [];
-    try {
-      await product().migrate(dataSource);
-      const configurations = configurationsFor(
-        context.plan,
-        url,
-        dataSource,
-        graphile,
-        boss,
-      );
-      for (const configuration of configurations) {
-        for (const processes of context.plan.processCounts) {
-          context.progress(
-            `Warm fleet: ${configuration.system} ${configuration.config}, K=${processes}`,
-          );
-          runs.push(await measure(context.plan, configuration, processes));
-          await dataSource.query("VACUUM ANALYZE");
-        }
-      }
-    } finally {
-      await Promise.allSettled([
-        graphile.close(),
-        boss.close(),
-        dataSource.destroy(),
-      ]);
-      await context.server.dropDatabase(DATABASE);
-    }
+    const runs = await runMatrix(
+      context,
+      DATABASE,
+      "Warm fleet",
+      (systems) => configurationsFor(context.plan, systems),
+      (configuration, processes) =>
+        measure(context.plan, configuration, processes),
+    );
     return {
       data: runs,
       tables: [tableOf(runs), targetsOf(runs, context.plan)],
@@ -131,7 +105,7 @@ export const fleetSection: Section = {
 
 async function measure(
   plan: Plan,
-  configuration: Configuration,
+  configuration: Launch,
   processes: number,
 ): Promise<FleetRun> {
   const warmup = plan.fleetWarmupTasks * processes;
@@ -163,12 +137,9 @@ async function measure(
 
 function configurationsFor(
   plan: Plan,
-  url: string,
-  dataSource: DataSourceLike,
-  graphile: Peer,
-  boss: Peer,
-): Configuration[] {
-  const ours = plan.fleetRunnerConfigs.map((runnerConfig): Configuration => ({
+  { url, dataSource, graphile, boss }: Systems,
+): Launch[] {
+  const ours = plan.fleetRunnerConfigs.map((runnerConfig): Launch => ({
     system: "ours",
     config: describeConfig(runnerConfig),
     launch: (processes, warmup) =>

@@ -10,13 +10,10 @@ import {
 import {
   GRAPHILE_BEST,
   launchPeerWorkers,
-  openGraphile,
-  openPgBoss,
   Peer,
   PeerWorkerOptions,
   PGBOSS_BEST,
 } from "../peers/peerSetup";
-import { PEER_TASK } from "../peers/peerTask";
 import {
   awaitExits,
   describeExit,
@@ -24,7 +21,8 @@ import {
   stopAll,
   waitForDrain,
 } from "../processes";
-import { connectTo, DataSourceLike, product } from "../product";
+import type { DataSourceLike } from "../product";
+import { Configuration, runMatrix, Systems } from "./matrix";
 import type {
   Plan,
   RunnerConfig,
@@ -59,9 +57,8 @@ export interface ThroughputRun {
   readonly problems: readonly string[];
 }
 
-interface Configuration {
-  readonly system: "ours" | "graphile-worker" | "pg-boss";
-  readonly config: string;
+/** A Drain is a configuration that drains a queue with K processes. */
+interface Drain extends Configuration {
   readonly drain: (processes: number) => Promise<ThroughputRun>;
 }
 
@@ -75,37 +72,13 @@ interface Configuration {
 export const throughputSection: Section = {
   name: "throughput",
   async run(context: SectionContext): Promise<SectionReport> {
-    const url = await context.server.freshDatabase(DATABASE);
-    const dataSource = await connectTo(url);
-    const graphile = await openGraphile(url);
-    const boss = await openPgBoss(url, PEER_TASK);
-    const runs: ThroughputRun[] = [];
-    try {
-      await product().migrate(dataSource);
-      const configurations = configurationsFor(
-        context.plan,
-        url,
-        dataSource,
-        graphile,
-        boss,
-      );
-      for (const configuration of configurations) {
-        for (const processes of context.plan.processCounts) {
-          context.progress(
-            `Throughput: ${configuration.system} ${configuration.config}, K=${processes}`,
-          );
-          runs.push(await configuration.drain(processes));
-          await dataSource.query("VACUUM ANALYZE");
-        }
-      }
-    } finally {
-      await Promise.allSettled([
-        graphile.close(),
-        boss.close(),
-        dataSource.destroy(),
-      ]);
-      await context.server.dropDatabase(DATABASE);
-    }
+    const runs = await runMatrix(
+      context,
+      DATABASE,
+      "Throughput",
+      (systems) => configurationsFor(context.plan, systems),
+      (configuration, processes) => configuration.drain(processes),
+    );
     return {
       data: runs,
       tables: [tableOf(runs), targetsOf(runs, context.plan)],
@@ -116,24 +89,21 @@ export const throughputSection: Section = {
 
 function configurationsFor(
   plan: Plan,
-  url: string,
-  dataSource: DataSourceLike,
-  graphile: Peer,
-  boss: Peer,
-): Configuration[] {
-  const ours = plan.runnerConfigs.map((runnerConfig): Configuration => ({
+  { url, dataSource, graphile, boss }: Systems,
+): Drain[] {
+  const ours = plan.runnerConfigs.map((runnerConfig): Drain => ({
     system: "ours",
     config: describeConfig(runnerConfig),
     drain: (processes) =>
       drainOurs(plan, url, dataSource, processes, runnerConfig),
   }));
   const peer = (
-    system: Configuration["system"],
+    system: Drain["system"],
     config: string,
     batched: boolean,
     target: Peer,
     options: Omit<PeerWorkerOptions, "url">,
-  ): Configuration => ({
+  ): Drain => ({
     system,
     config,
     drain: (processes) =>
