@@ -92,7 +92,7 @@ export function launchRunners(
 }
 
 /** countsFrom reads a runner's "Runner stopped" line from its stderr tail. */
-export function countsFrom(stderrTail: string): RunnerCounts | undefined {
+function countsFrom(stderrTail: string): RunnerCounts | undefined {
   const line = stderrTail
     .split("\n")
     .reverse()
@@ -108,6 +108,31 @@ export function countsFrom(stderrTail: string): RunnerCounts | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** totalCounts adds up the counts of the runners that reported them. */
+export function totalCounts(
+  exits: readonly { readonly stderrTail: string }[],
+): RunnerCounts {
+  const total = { rounds: 0, tasksDone: 0, serializationRetries: 0 };
+  for (const exit of exits) {
+    const counts = countsFrom(exit.stderrTail);
+    if (counts === undefined) continue;
+    total.rounds += counts.rounds;
+    total.tasksDone += counts.tasksDone;
+    total.serializationRetries += counts.serializationRetries;
+  }
+  return total;
+}
+
+/** countHeartbeats counts the runners that have written a heartbeat. */
+export async function countHeartbeats(
+  dataSource: DataSourceLike,
+): Promise<number> {
+  const [row] = await dataSource.query(
+    "SELECT count(*)::int AS beats FROM blog.runnerheartbeat",
+  );
+  return row.beats;
 }
 
 /**

@@ -1,11 +1,12 @@
 import {
   buildNoopTasks,
   countPending,
-  countsFrom,
+  countHeartbeats,
   enqueueAll,
   launchRunners,
   resetTaskTables,
   taskTimes,
+  totalCounts,
 } from "../ours";
 import {
   GRAPHILE_BEST,
@@ -187,21 +188,11 @@ async function launchOurs(
     config.isolation,
   ]);
   const drained = async () => (await countPending(dataSource)) === 0;
-  try {
-    await pollUntil(
-      `${processes} runners' first heartbeats`,
-      async () => {
-        const [row] = await dataSource.query(
-          "SELECT count(*)::int AS beats FROM blog.runnerheartbeat",
-        );
-        return row.beats >= processes;
-      },
-      { intervalMs: 50, timeoutMs: READY_TIMEOUT_MS },
-    );
-  } catch (error) {
-    await stopAll(runners, 2000);
-    throw error;
-  }
+  await readyOrStopped(
+    runners,
+    `${processes} runners' first heartbeats`,
+    async () => (await countHeartbeats(dataSource)) >= processes,
+  );
   return {
     async run(tasks, firstSeq) {
       await enqueueAll(dataSource, buildNoopTasks(tasks, firstSeq));
@@ -211,11 +202,7 @@ async function launchOurs(
       // Ids restart at 1 in each fleet: the warm-up took the first ones.
       const { firstStart, lastStop } = await taskTimes(dataSource, warmup);
       const exits = await stopAll(runners);
-      const counts = exits.map((exit) => countsFrom(exit.stderrTail));
-      const sum = (pick: (count: NonNullable<(typeof counts)[0]>) => number) =>
-        counts.reduce((total, count) => total + (count ? pick(count) : 0), 0);
-      const rounds = sum((count) => count.rounds);
-      const retries = sum((count) => count.serializationRetries);
+      const { rounds, serializationRetries: retries } = totalCounts(exits);
       return {
         exits,
         firstStart,
@@ -244,16 +231,11 @@ async function launchPeer(
       if (summary.lastAt !== null) lastEnd = Math.max(lastEnd, summary.lastAt);
     }
   });
-  try {
-    await pollUntil(
-      `${processes} workers to be ready`,
-      async () => ready >= processes,
-      { intervalMs: 50, timeoutMs: READY_TIMEOUT_MS },
-    );
-  } catch (error) {
-    await stopAll(workers, 2000);
-    throw error;
-  }
+  await readyOrStopped(
+    workers,
+    `${processes} workers to be ready`,
+    async () => ready >= processes,
+  );
   let queued = 0;
   return {
     async run(tasks, firstSeq) {
@@ -273,6 +255,26 @@ async function launchPeer(
       return { exits, firstStart, lastEnd };
     },
   };
+}
+
+/**
+ * readyOrStopped waits until `ready` says so; when that takes too long it
+ * stops the workers and throws.
+ */
+async function readyOrStopped(
+  workers: readonly Started[],
+  what: string,
+  ready: () => Promise<boolean>,
+): Promise<void> {
+  try {
+    await pollUntil(what, ready, {
+      intervalMs: 50,
+      timeoutMs: READY_TIMEOUT_MS,
+    });
+  } catch (error) {
+    await stopAll(workers, 2000);
+    throw error;
+  }
 }
 
 /**

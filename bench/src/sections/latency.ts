@@ -1,5 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { buildNoopTasks, enqueueOne, launchRunners } from "../ours";
+import {
+  buildNoopTasks,
+  countHeartbeats,
+  enqueueOne,
+  launchRunners,
+} from "../ours";
 import {
   launchPeerWorkers,
   openGraphile,
@@ -103,12 +108,7 @@ async function measureOurs(
   try {
     await pollUntil(
       "the runner's first heartbeat",
-      async () => {
-        const [row] = await dataSource.query(
-          "SELECT count(*)::int AS beats FROM blog.runnerheartbeat",
-        );
-        return row.beats > 0;
-      },
+      async () => (await countHeartbeats(dataSource)) > 0,
       { intervalMs: 50, timeoutMs: 30_000 },
     );
     await sleep(SETTLE_MS);

@@ -1,11 +1,11 @@
 import {
   buildNoopTasks,
   countPending,
-  countsFrom,
   enqueueAll,
   launchRunners,
   resetTaskTables,
   taskTimes,
+  totalCounts,
 } from "../ours";
 import {
   GRAPHILE_BEST,
@@ -171,12 +171,7 @@ async function drainOurs(
   const exits = await awaitExits(runners, 30_000);
   const times = await taskTimes(dataSource);
 
-  const counts = exits.map((exit) => countsFrom(exit.stderrTail));
-  const retries = counts.reduce(
-    (sum, count) => sum + (count?.serializationRetries ?? 0),
-    0,
-  );
-  const rounds = counts.reduce((sum, count) => sum + (count?.rounds ?? 0), 0);
+  const { rounds, serializationRetries: retries } = totalCounts(exits);
   const problems = exits.filter((exit) => exit.code !== 0).map(describeExit);
   if (times.done !== tasks) {
     problems.push(`${times.done} of ${tasks} tasks done`);
