@@ -34,3 +34,14 @@ export function round(value: number, digits = 1): number {
 export function epochMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** highest gives the item with the largest `value`, or undefined for none. */
+export function highest<T>(
+  items: readonly T[],
+  value: (item: T) => number,
+): T | undefined {
+  return items.reduce<T | undefined>(
+    (top, item) => (top === undefined || value(item) > value(top) ? item : top),
+    undefined,
+  );
+}

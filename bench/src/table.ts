@@ -7,6 +7,13 @@ export interface Table {
   readonly notes?: readonly string[];
 }
 
+/** problemsCell says how many problems a run had, and the first of them. */
+export function problemsCell(problems: readonly string[]): string {
+  return problems.length === 0
+    ? ""
+    : `${problems.length}: ${problems[0].slice(0, 60)}`;
+}
+
 /** formatCell prints numbers with thousands separators, NaN as a dash. */
 export function formatCell(value: string | number): string {
   if (typeof value === "string") return value;

@@ -30,7 +30,8 @@ import type {
   SectionContext,
   SectionReport,
 } from "../section";
-import { rate, round } from "../stats";
+import { highest, rate, round } from "../stats";
+import { problemsCell } from "../table";
 import { pollUntil } from "../wait";
 import { Configuration, runMatrix, Systems } from "./matrix";
 import { describeConfig } from "./throughput";
@@ -314,9 +315,7 @@ function tableOf(runs: readonly FleetRun[]) {
       run.seconds,
       run.jobsPerSecond,
       run.serializationRetryPercent ?? Number.NaN,
-      run.problems.length === 0
-        ? ""
-        : `${run.problems.length}: ${run.problems[0].slice(0, 60)}`,
+      problemsCell(run.problems),
     ]),
     notes: [
       "s: from the first timed task's start to the last one's end; start-up and warm-up are left out.",
@@ -327,11 +326,7 @@ function tableOf(runs: readonly FleetRun[]) {
 
 function targetsOf(runs: readonly FleetRun[], plan: Plan) {
   const best = (chosen: readonly FleetRun[]) =>
-    chosen.reduce<FleetRun | undefined>(
-      (top, run) =>
-        top === undefined || run.jobsPerSecond > top.jobsPerSecond ? run : top,
-      undefined,
-    );
+    highest(chosen, (run) => run.jobsPerSecond);
   const rows = plan.processCounts.map((processes) => {
     const at = runs.filter((run) => run.processes === processes);
     const ours = best(at.filter((run) => run.system === "ours"));

@@ -30,7 +30,8 @@ import type {
   SectionContext,
   SectionReport,
 } from "../section";
-import { rate, round } from "../stats";
+import { highest, rate, round } from "../stats";
+import { problemsCell } from "../table";
 import type { Series } from "../svg";
 
 const DATABASE = "bench_throughput";
@@ -294,9 +295,7 @@ function tableOf(runs: readonly ThroughputRun[]) {
       run.jobsPerSecondAfterFirst,
       run.serializationRetriesPer1000 ?? Number.NaN,
       run.serializationRetryPercent ?? Number.NaN,
-      run.problems.length === 0
-        ? ""
-        : `${run.problems.length}: ${run.problems[0].slice(0, 60)}`,
+      problemsCell(run.problems),
     ]),
     notes: [
       "wall: from the first process launch, start-up included; after 1st: from the first task's start.",
@@ -316,11 +315,7 @@ function tableOf(runs: readonly ThroughputRun[]) {
 function targetsOf(runs: readonly ThroughputRun[], plan: Plan) {
   const rate = (run: ThroughputRun | undefined) =>
     run?.jobsPerSecondAfterFirst ?? Number.NaN;
-  const best = (chosen: readonly ThroughputRun[]) =>
-    chosen.reduce<ThroughputRun | undefined>(
-      (top, run) => (top === undefined || rate(run) > rate(top) ? run : top),
-      undefined,
-    );
+  const best = (chosen: readonly ThroughputRun[]) => highest(chosen, rate);
   const ratio = (a: number, b: number) => round(a / b, 2);
   const rows = plan.processCounts.map((processes) => {
     const at = runs.filter((run) => run.processes === processes);
