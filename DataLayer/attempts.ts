@@ -1,4 +1,6 @@
+import { escapeLiteral } from "pg";
 import type { DataSource } from "typeorm";
+import { arrayConstant } from "./arrayConstant";
 import { BatchJobAttempt } from "./entities/BatchJobAttempt";
 import { tableOf } from "./identifiers";
 
@@ -18,13 +20,13 @@ export async function countAttempts(
   const table = tableOf(dataSource.manager, BatchJobAttempt);
   const rows: { taskid: string; attempts: number }[] = await dataSource.query(
     `INSERT INTO ${table} AS attempt (taskid, attempts, runnerid, claimedat)
-     SELECT id, 1, $2, now() FROM unnest($1::bigint[]) AS claimed(id)
+     SELECT id, 1, ${escapeLiteral(runnerId)}, now()
+     FROM unnest(${arrayConstant(taskIds, "bigint")}) AS claimed(id)
      ON CONFLICT (taskid) DO UPDATE SET
        attempts = attempt.attempts + 1,
        runnerid = excluded.runnerid,
        claimedat = excluded.claimedat
      RETURNING taskid, attempts`,
-    [taskIds, runnerId],
   );
   return new Map(rows.map((row) => [String(row.taskid), row.attempts]));
 }

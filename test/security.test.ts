@@ -50,6 +50,13 @@ const IDENTIFIER_HELPERS = new Set([
   "escapeIdentifier",
 ]);
 
+/**
+ * Functions whose result is a quoted value: escapeLiteral is pg's quoting
+ * of a literal; arrayConstant quotes an array through it, and refuses an
+ * integer element that is not one.
+ */
+const LITERAL_HELPERS = new Set(["escapeLiteral", "arrayConstant"]);
+
 /** Our own constant identifiers, imported where they are interpolated. */
 const IDENTIFIER_CONSTANTS = new Set([
   "TASK_SCHEMA",
@@ -351,6 +358,7 @@ function scanSql(files: readonly ts.SourceFile[]): SqlScan {
           ? callee.name.text
           : undefined;
       if (name !== undefined && IDENTIFIER_HELPERS.has(name)) return true;
+      if (name !== undefined && LITERAL_HELPERS.has(name)) return true;
 
       // const job = (p) => `job.${columnOf(manager, BatchJob, p)}`
       if (ts.isIdentifier(callee)) {

@@ -14,6 +14,10 @@ export const ADVENTUREWORKS_DIR =
 /** The checkout's root, where dist/ and package.json are. */
 export const CHECKOUT = path.resolve(__dirname, "..", "..");
 
+/** Text that SQL quoting must carry through unchanged. */
+export const AWKWARD_TEXT =
+  'it\'s a "test" \\ with $$ and $1,\n{braces}, NULL and ünïcode';
+
 /** loadAdventureWorks loads the real purchasing rows into a migrated database. */
 export async function loadAdventureWorks(
   dataSource: DataSource,
