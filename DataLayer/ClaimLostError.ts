@@ -8,9 +8,11 @@ export class ClaimLostError extends BatchError {
   constructor(
     readonly taskIds: readonly string[],
     readonly recorded: number,
+    options?: { cause?: unknown },
   ) {
     super(
       `Cannot record tasks ${taskIds.join(", ")}: expected ${taskIds.length} held rows, updated ${recorded}`,
+      options,
     );
   }
 }

@@ -65,7 +65,12 @@ interface TransactionState {
   transactionDepth: number;
 }
 
-function markTransactionClosed(queryRunner: QueryRunner): void {
+/**
+ * markTransactionClosed marks the query runner as out of its transaction,
+ * as TypeORM does when it commits or rolls back, for callers that end the
+ * transaction in a query of their own.
+ */
+export function markTransactionClosed(queryRunner: QueryRunner): void {
   const state = queryRunner as unknown as TransactionState;
   state.isTransactionActive = false;
   state.transactionDepth = 0;

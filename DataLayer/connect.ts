@@ -23,11 +23,17 @@ export class DatabaseUnavailableError extends BatchError {
   }
 }
 
-/** SchemaMissingError: the task table does not exist in this database. */
+/**
+ * SchemaMissingError: the task table, or an object that a later migration
+ * adds beside it, does not exist in this database.
+ */
 export class SchemaMissingError extends BatchError {
-  constructor(readonly settings: DatabaseSettings) {
+  constructor(
+    readonly settings: DatabaseSettings,
+    readonly missing: string,
+  ) {
     super(
-      `Cannot use the task table: ${TASK_SCHEMA}.batchjob does not exist at ` +
+      `Cannot use the task table: ${missing} does not exist at ` +
         `${describeDatabase(settings)}; run npm run migration:run first`,
     );
   }
@@ -55,7 +61,9 @@ export async function connect(
 }
 
 /**
- * requireTaskTable checks that migrations have created the task table.
+ * requireTaskTable checks that migrations have created the task table and
+ * the function that a round's commit calls, so that a database migrated
+ * by an older release is named at start-up, not by every round's failure.
  *
  * @throws {SchemaMissingError} when they have not.
  */
@@ -64,8 +72,11 @@ export async function requireTaskTable(
   settings: DatabaseSettings,
 ): Promise<void> {
   const table = dataSource.getMetadata(BatchJob).tablePath;
-  const [row] = await dataSource.query("SELECT to_regclass($1) AS found", [
-    table,
-  ]);
-  if (row?.found === null) throw new SchemaMissingError(settings);
+  const check = `${TASK_SCHEMA}.require_held_rows(bigint, bigint)`;
+  const [row] = await dataSource.query(
+    "SELECT to_regclass($1) AS tablefound, to_regprocedure($2) AS checkfound",
+    [table, check],
+  );
+  if (row?.tablefound === null) throw new SchemaMissingError(settings, table);
+  if (row?.checkfound === null) throw new SchemaMissingError(settings, check);
 }

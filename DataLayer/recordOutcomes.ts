@@ -1,8 +1,19 @@
-import type { EntityManager } from "typeorm";
+import { type ClientBase, escapeLiteral } from "pg";
+import type { EntityManager, QueryRunner } from "typeorm";
+import { arrayConstant } from "./arrayConstant";
+import { markTransactionClosed } from "./beginTransaction";
 import { ClaimLostError } from "./ClaimLostError";
+import { TASK_SCHEMA } from "../ormconfig";
 import { BatchJob } from "./entities/BatchJob";
 import { columnOf, tableOf } from "./identifiers";
+import { SqlState, sqlStateOf } from "./sqlState";
 import { TaskStatus } from "./TaskStatus";
+
+/**
+ * The function, created by a migration, that fails a round's commit when
+ * fewer rows were written than the round holds.
+ */
+const REQUIRE_HELD_ROWS = `"${TASK_SCHEMA}"."require_held_rows"`;
 
 /**
  * TaskOutcome is how one held task ended this round: done, failed for
@@ -20,34 +31,111 @@ export interface TaskOutcome {
 }
 
 /**
- * recordOutcomes writes the outcomes of a round's held tasks in one
- * statement, in the transaction whose row locks hold them: no other
- * transaction can change or remove those rows before it ends.
+ * commitOutcomes writes the outcomes of a round's held tasks and commits
+ * the round, in one round trip: the update, a check that every row was
+ * there, and COMMIT. The round's transaction holds those rows locked, so
+ * no other transaction can change or remove them before it ends; a row
+ * missing all the same fails the check, which leaves the transaction
+ * failed, uncommitted, for the caller to roll back.
  *
- * @throws {ClaimLostError} when a row is missing all the same, which means
- *   the claim was lost: an error of the runner, not of the task.
+ * @throws {ClaimLostError} when a row is missing: the claim was lost, an
+ *   error of the runner, not of the task.
+ * @throws {TypeError} when a transaction that a task opened inside the
+ *   round is still open.
  */
-export async function recordOutcomes(
-  manager: EntityManager,
+export async function commitOutcomes(
+  queryRunner: QueryRunner,
   runnerId: string,
   outcomes: readonly TaskOutcome[],
 ): Promise<void> {
-  if (outcomes.length === 0) return;
+  const state = queryRunner as unknown as { transactionDepth: number };
+  if (state.transactionDepth > 1) {
+    throw new TypeError(
+      "Cannot commit the round: a transaction opened inside it is still open",
+    );
+  }
+  const client = (await queryRunner.connect()) as ClientBase;
+  const statements =
+    outcomes.length === 0
+      ? ["COMMIT"]
+      : [recordEveryOutcome(queryRunner.manager, runnerId, outcomes), "COMMIT"];
+  try {
+    await client.query(statements.join("; "));
+  } catch (error) {
+    if (sqlStateOf(error) === SqlState.ClaimLost) {
+      const recorded = Number((error as { detail?: string }).detail);
+      throw new ClaimLostError(
+        outcomes.map((outcome) => outcome.id),
+        recorded,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  markTransactionClosed(queryRunner);
+}
+
+/**
+ * recordEveryOutcome runs outcomeUpdate and passes the count of rows it
+ * updated to require_held_rows, which raises SqlState.ClaimLost, with
+ * that count as its detail, when it falls short of the outcomes.
+ */
+function recordEveryOutcome(
+  manager: EntityManager,
+  runnerId: string,
+  outcomes: readonly TaskOutcome[],
+): string {
+  return (
+    `WITH recorded AS (${outcomeUpdate(manager, runnerId, outcomes)} RETURNING 1) ` +
+    `SELECT ${REQUIRE_HELD_ROWS}(count(*), ${outcomes.length}) FROM recorded`
+  );
+}
+
+/**
+ * outcomeUpdate is the statement that writes `outcomes` onto their rows,
+ * its values written in as constants quoted by the driver.
+ */
+export function outcomeUpdate(
+  manager: EntityManager,
+  runnerId: string,
+  outcomes: readonly TaskOutcome[],
+): string {
   const column = (property: keyof BatchJob & string) =>
     columnOf(manager, BatchJob, property);
-
-  const sql =
+  const ids = arrayConstant(
+    outcomes.map((outcome) => outcome.id),
+    "bigint",
+  );
+  // Times travel as epoch milliseconds: formatting thousands of dates as
+  // text each round cost more than the statement.
+  const epochMs = (times: (Date | null)[]) =>
+    arrayConstant(
+      times.map((time) => time?.getTime() ?? null),
+      "bigint",
+    );
+  const columns = [
+    ids,
+    arrayConstant(
+      outcomes.map((outcome) => outcome.status),
+      "int",
+    ),
+    epochMs(outcomes.map((outcome) => outcome.startedAt)),
+    epochMs(outcomes.map((outcome) => outcome.stoppedAt)),
+    arrayConstant(
+      outcomes.map((outcome) => outcome.error),
+      "text",
+    ),
+    epochMs(outcomes.map((outcome) => outcome.notBefore)),
+  ];
+  return (
     `UPDATE ${tableOf(manager, BatchJob)} AS job SET ` +
     `${column("status")} = outcome.status, ` +
-    `${column("runnerId")} = $1, ` +
-    `${column("startedAt")} = timestamptz 'epoch' + outcome.startedat * interval '1 millisecond', ` +
-    `${column("stoppedAt")} = timestamptz 'epoch' + outcome.stoppedat * interval '1 millisecond', ` +
+    `${column("runnerId")} = ${escapeLiteral(runnerId)}, ` +
+    `${column("startedAt")} = ${fromEpochMs("outcome.startedat")}, ` +
+    `${column("stoppedAt")} = ${fromEpochMs("outcome.stoppedat")}, ` +
     `${column("lastError")} = outcome.lasterror, ` +
-    `${column("notBefore")} = timestamptz 'epoch' + outcome.notbefore * interval '1 millisecond' ` +
-    // Times travel as epoch milliseconds: formatting thousands of dates
-    // as text each round cost more than the statement.
-    "FROM unnest($2::bigint[], $3::int[], $4::bigint[], " +
-    "$5::bigint[], $6::text[], $7::bigint[]) " +
+    `${column("notBefore")} = ${fromEpochMs("outcome.notbefore")} ` +
+    `FROM unnest(${columns.join(", ")}) ` +
     "AS outcome(id, status, startedat, stoppedat, lasterror, notbefore) " +
     // By key alone, and looked up by key: the list of ids is what the
     // planner can count exactly. Statistics lag the queue, so a check that
@@ -55,21 +143,10 @@ export async function recordOutcomes(
     // left it guessing how many rows pass, and a guess of one made it hash
     // the whole pending index, or scan the table once per outcome.
     `WHERE job.${column("id")} = outcome.id ` +
-    `AND job.${column("id")} = ANY($2::bigint[])`;
-  const [, affected] = (await manager.query(sql, [
-    runnerId,
-    outcomes.map((outcome) => outcome.id),
-    outcomes.map((outcome) => outcome.status),
-    outcomes.map((outcome) => outcome.startedAt.getTime()),
-    outcomes.map((outcome) => outcome.stoppedAt.getTime()),
-    outcomes.map((outcome) => outcome.error),
-    outcomes.map((outcome) => outcome.notBefore?.getTime() ?? null),
-  ])) as [unknown, number];
+    `AND job.${column("id")} = ANY(${ids})`
+  );
+}
 
-  if (affected !== outcomes.length) {
-    throw new ClaimLostError(
-      outcomes.map((outcome) => outcome.id),
-      affected,
-    );
-  }
+function fromEpochMs(column: string): string {
+  return `timestamptz 'epoch' + ${column} * interval '1 millisecond'`;
 }

@@ -12,7 +12,7 @@ import {
   pendingIdRange,
 } from "../DataLayer/claim";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
-import { recordOutcomes } from "../DataLayer/recordOutcomes";
+import { commitOutcomes } from "../DataLayer/recordOutcomes";
 import {
   isPermanentDatabaseError,
   isSerializationFailure,
@@ -382,12 +382,11 @@ export class BatchRunner {
       this.addTasksInHand(inHand);
       const ended = await this.runJobs(queryRunner, jobs, spent);
       if (this.options.holdMs > 0) await this.pause(this.options.holdMs);
-      await recordOutcomes(
-        queryRunner.manager,
+      await commitOutcomes(
+        queryRunner,
         this.options.runnerId,
         ended.map((entry) => entry.outcome),
       );
-      await queryRunner.commitTransaction();
 
       this.report(ended);
       return jobs.length;

@@ -149,6 +149,11 @@ const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
     why: "openTransaction's START TRANSACTION at a level it checked, constant SET LOCAL statements, and the claim with its values quoted by the driver's escapeLiteral",
   },
   {
+    file: "DataLayer/recordOutcomes.ts",
+    expression: 'statements.join("; ")',
+    why: "COMMIT, after recordEveryOutcome: outcomeUpdate, built from identifiers and quoted values, and a check given a count",
+  },
+  {
     file: "DataLayer/claim.ts",
     expression: "sql",
     why: "the claim statement built by TypeORM's query builder, values bound",

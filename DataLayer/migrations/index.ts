@@ -11,6 +11,7 @@ import { CreateRunnerHeartbeat1796329923753 } from "./1796329923753-CreateRunner
 import { AddPendingIndex1796330891673 } from "./1796330891673-AddPendingIndex";
 import { AddEnqueuedAt1796331109764 } from "./1796331109764-AddEnqueuedAt";
 import { StatusIndexWithoutPending1796352000000 } from "./1796352000000-StatusIndexWithoutPending";
+import { AddRequireHeldRows1796360000000 } from "./1796360000000-AddRequireHeldRows";
 
 export const MIGRATIONS = [
   CreateBatchJob1796327930890,
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   AddPendingIndex1796330891673,
   AddEnqueuedAt1796331109764,
   StatusIndexWithoutPending1796352000000,
+  AddRequireHeldRows1796360000000,
 ];

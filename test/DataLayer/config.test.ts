@@ -18,6 +18,7 @@ import {
   createTestDatabase,
   TestDatabase,
 } from "../support/testServer";
+import { migrate } from "../../DataLayer/migrate";
 import { thrownBy } from "../support/thrownBy";
 
 const DIST = path.resolve(__dirname, "..", "..", "dist");
@@ -349,5 +350,30 @@ describe("the runner on a database without migrations", () => {
     expect(outcome.stderr).to.include(db.name);
     expect(outcome.stderr).not.to.include(String(db.settings.password));
     expect(outcome.stderr).not.to.match(STACK_LINE);
+  });
+
+  it("exits in one line naming what a newer migration adds, when it is missing", async () => {
+    const dataSource = await db.connect();
+    try {
+      await migrate(dataSource);
+      await dataSource.query(
+        "DROP FUNCTION blog.require_held_rows(bigint, bigint)",
+      );
+    } finally {
+      await dataSource.destroy();
+    }
+
+    const outcome = await runNode(
+      RUNNER,
+      ["--until-empty"],
+      childEnvironment(db.url),
+    );
+
+    expect(outcome.code).to.not.equal(0);
+    expect(linesOf(outcome.stderr)).to.have.lengthOf(1);
+    expect(outcome.stderr).to.include(
+      "blog.require_held_rows(bigint, bigint) does not exist",
+    );
+    expect(outcome.stderr).to.include("migration:run");
   });
 });

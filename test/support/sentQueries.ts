@@ -3,12 +3,10 @@ import type { QueryRunner } from "typeorm";
 /**
  * recordSentQueries connects `queryRunner` and notes the text of each query
  * its pg client is sent, TypeORM's own and those sent past it, such as the
- * claim that carries its BEGIN; `values`, when given, gets each one's
- * parameters, in the same order.
+ * claim that carries its BEGIN.
  */
 export async function recordSentQueries(
   queryRunner: QueryRunner,
-  values: unknown[][] = [],
 ): Promise<string[]> {
   const client = (await queryRunner.connect()) as {
     query: (...args: unknown[]) => unknown;
@@ -17,7 +15,6 @@ export async function recordSentQueries(
   const query = client.query.bind(client);
   client.query = (...args: unknown[]) => {
     sent.push(String(args[0]));
-    values.push(Array.isArray(args[1]) ? args[1] : []);
     return query(...args);
   };
   return sent;

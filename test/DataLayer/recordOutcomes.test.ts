@@ -1,0 +1,148 @@
+import { expect } from "chai";
+import type { DataSource, QueryRunner } from "typeorm";
+import { beginTransaction } from "../../DataLayer/beginTransaction";
+import { claimPendingTasks } from "../../DataLayer/claim";
+import { ClaimLostError } from "../../DataLayer/ClaimLostError";
+import { migrate } from "../../DataLayer/migrate";
+import {
+  commitOutcomes,
+  outcomeUpdate,
+  TaskOutcome,
+} from "../../DataLayer/recordOutcomes";
+import { TaskStatus } from "../../DataLayer/TaskStatus";
+import { AWKWARD_TEXT, queue } from "../support/fixtures";
+import { recordSentQueries } from "../support/sentQueries";
+import { createTestDatabase, TestDatabase } from "../support/testServer";
+import { rejectionOf } from "../support/thrownBy";
+
+describe("commitOutcomes", function () {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let runner: QueryRunner;
+
+  beforeEach(async function () {
+    database = await createTestDatabase();
+    dataSource = await database.connect();
+    await migrate(dataSource);
+    await queue(
+      dataSource,
+      ["a", "b", "c"].map((note) => ({
+        className: "NoteTask",
+        contractName: "NoteContract",
+        contractJson: JSON.stringify({ Note: note }),
+      })),
+    );
+    runner = dataSource.createQueryRunner();
+  });
+
+  afterEach(async function () {
+    await runner?.release();
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  async function claimAll(): Promise<string[]> {
+    await runner.connect();
+    await beginTransaction(runner, "REPEATABLE READ");
+    const jobs = await claimPendingTasks(runner.manager, 10);
+    return jobs.map((job) => job.id);
+  }
+
+  function outcomesOf(ids: readonly string[]): TaskOutcome[] {
+    return ids.map((id, index) => ({
+      id,
+      status: index === 0 ? TaskStatus.Done : TaskStatus.Pending,
+      startedAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6 + index)),
+      stoppedAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 6, 7 + index)),
+      error: index === 0 ? null : `${AWKWARD_TEXT} #${index}`,
+      notBefore:
+        index === 0 ? null : new Date(Date.UTC(2026, 0, 3, 0, 0, 0, index)),
+    }));
+  }
+
+  it("writes the outcomes and commits in one query", async function () {
+    const ids = await claimAll();
+    const sent = await recordSentQueries(runner);
+
+    await commitOutcomes(runner, "runner-1", outcomesOf(ids));
+
+    expect(sent).to.have.length(1);
+    expect(sent[0]).to.match(/^WITH recorded AS \(UPDATE .*; COMMIT$/s);
+    expect(runner.isTransactionActive).to.equal(false);
+    const rows: Record<string, unknown>[] = await dataSource.query(
+      `SELECT id::text, status, runnerid, startedat, stoppedat, lasterror,
+         notbefore FROM blog.batchjob ORDER BY id`,
+    );
+    expect(rows).to.deep.equal(
+      outcomesOf(ids).map((outcome) => ({
+        id: outcome.id,
+        status: outcome.status,
+        runnerid: "runner-1",
+        startedat: outcome.startedAt,
+        stoppedat: outcome.stoppedAt,
+        lasterror: outcome.error,
+        notbefore: outcome.notBefore,
+      })),
+    );
+  });
+
+  it("sends the statement whose plan the outcome tests check", async function () {
+    const ids = await claimAll();
+    const outcomes = outcomesOf(ids);
+    const update = outcomeUpdate(runner.manager, "runner-1", outcomes);
+    const sent = await recordSentQueries(runner);
+
+    await commitOutcomes(runner, "runner-1", outcomes);
+
+    expect(sent[0]).to.include(update);
+  });
+
+  it("commits nothing and raises ClaimLostError when a held row is missing", async function () {
+    const ids = await claimAll();
+    // Only the round's own transaction can remove a row that it holds.
+    await runner.query("DELETE FROM blog.batchjob WHERE id = $1", [ids[1]]);
+
+    const error = await rejectionOf(() =>
+      commitOutcomes(runner, "runner-1", outcomesOf(ids)),
+    );
+
+    expect(error).to.be.instanceOf(ClaimLostError);
+    expect((error as ClaimLostError).taskIds).to.deep.equal(ids);
+    expect((error as ClaimLostError).recorded).to.equal(ids.length - 1);
+    expect(runner.isTransactionActive).to.equal(true);
+    await runner.rollbackTransaction();
+    const rows: { status: number; runnerid: string | null }[] =
+      await dataSource.query(
+        "SELECT status, runnerid FROM blog.batchjob ORDER BY id",
+      );
+    expect(rows).to.deep.equal(
+      ids.map(() => ({ status: TaskStatus.Pending, runnerid: null })),
+    );
+  });
+
+  it("refuses to commit while a transaction opened inside the round is open", async function () {
+    const ids = await claimAll();
+    await runner.startTransaction();
+
+    const error = await rejectionOf(() =>
+      commitOutcomes(runner, "runner-1", outcomesOf(ids)),
+    );
+
+    expect(error).to.be.instanceOf(TypeError);
+    expect(runner.isTransactionActive).to.equal(true);
+    await runner.rollbackTransaction();
+    await runner.rollbackTransaction();
+  });
+
+  it("commits a round with no outcomes", async function () {
+    await claimAll();
+
+    await commitOutcomes(runner, "runner-1", []);
+
+    expect(runner.isTransactionActive).to.equal(false);
+    const [{ open }] = (await runner.query(
+      "SELECT count(*)::int AS open FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'transactionid'",
+    )) as { open: number }[];
+    expect(open).to.equal(0);
+  });
+});
