@@ -8,8 +8,8 @@ const INTEGER = /^-?\d+$/;
 /**
  * arrayConstant writes `values` as a PostgreSQL array constant of `type`,
  * quoted by the driver's escapeLiteral, for statements that carry their
- * values inline because they cannot take parameters (a DO block, or a
- * query of several statements).
+ * values inline because they travel in a query of several statements,
+ * which cannot take parameters.
  *
  * @throws {TypeError} for an integer array element that is not an integer.
  */

@@ -12,7 +12,7 @@ import {
   pendingIdRange,
 } from "../DataLayer/claim";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
-import { commitOutcomes } from "../DataLayer/recordOutcomes";
+import { commitOutcomes } from "../DataLayer/commitOutcomes";
 import {
   isPermanentDatabaseError,
   isSerializationFailure,

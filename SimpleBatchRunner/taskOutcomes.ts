@@ -1,6 +1,6 @@
 import { toError } from "../Contracts/errors";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
-import type { TaskOutcome } from "../DataLayer/recordOutcomes";
+import type { TaskOutcome } from "../DataLayer/commitOutcomes";
 import { TaskStatus } from "../DataLayer/TaskStatus";
 import { RetryPolicy, retryDelayMs, shouldRetry } from "./retryPolicy";
 import type { TaskResult } from "./runTask";

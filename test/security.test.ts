@@ -149,7 +149,7 @@ const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
     why: "openTransaction's START TRANSACTION at a level it checked, constant SET LOCAL statements, and the claim with its values quoted by the driver's escapeLiteral",
   },
   {
-    file: "DataLayer/recordOutcomes.ts",
+    file: "DataLayer/commitOutcomes.ts",
     expression: 'statements.join("; ")',
     why: "COMMIT, after recordEveryOutcome: outcomeUpdate, built from identifiers and quoted values, and a check given a count",
   },

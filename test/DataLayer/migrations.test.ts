@@ -9,7 +9,7 @@ import {
   revertLastMigration,
 } from "../../DataLayer/migrate";
 import { claimPendingTasks } from "../../DataLayer/claim";
-import { outcomeUpdate } from "../../DataLayer/recordOutcomes";
+import { outcomeUpdate } from "../../DataLayer/commitOutcomes";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
 import { MIGRATIONS } from "../../DataLayer/migrations";
 import { MIGRATIONS_TABLE, TASK_SCHEMA } from "../../ormconfig";

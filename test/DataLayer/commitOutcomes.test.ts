@@ -8,7 +8,7 @@ import {
   commitOutcomes,
   outcomeUpdate,
   TaskOutcome,
-} from "../../DataLayer/recordOutcomes";
+} from "../../DataLayer/commitOutcomes";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
 import { AWKWARD_TEXT, queue } from "../support/fixtures";
 import { recordSentQueries } from "../support/sentQueries";

@@ -1,9 +1,9 @@
 import { type ClientBase, escapeLiteral } from "pg";
 import type { EntityManager, QueryRunner } from "typeorm";
+import { TASK_SCHEMA } from "../ormconfig";
 import { arrayConstant } from "./arrayConstant";
 import { markTransactionClosed } from "./beginTransaction";
 import { ClaimLostError } from "./ClaimLostError";
-import { TASK_SCHEMA } from "../ormconfig";
 import { BatchJob } from "./entities/BatchJob";
 import { columnOf, tableOf } from "./identifiers";
 import { SqlState, sqlStateOf } from "./sqlState";
