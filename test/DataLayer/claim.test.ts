@@ -9,18 +9,10 @@ import {
 import { BatchJob } from "../../DataLayer/entities/BatchJob";
 import { migrate } from "../../DataLayer/migrate";
 import { SqlState, sqlStateOf } from "../../DataLayer/sqlState";
-import { allTasks, queue } from "../support/fixtures";
+import { allTasks, noteTask, queue } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
 import { recordSentQueries } from "../support/sentQueries";
 import { rejectionOf } from "../support/thrownBy";
-
-function task(note: string) {
-  return {
-    className: "NoteTask",
-    contractName: "NoteContract",
-    contractJson: JSON.stringify({ Note: note }),
-  };
-}
 
 describe("claimPendingTasks", function () {
   let database: TestDatabase;
@@ -30,7 +22,7 @@ describe("claimPendingTasks", function () {
     database = await createTestDatabase();
     dataSource = await database.connect();
     await migrate(dataSource);
-    await queue(dataSource, ["a", "b", "c", "d"].map(task));
+    await queue(dataSource, ["a", "b", "c", "d"].map(noteTask));
   });
 
   afterEach(async function () {

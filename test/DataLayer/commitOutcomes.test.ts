@@ -10,7 +10,7 @@ import {
   TaskOutcome,
 } from "../../DataLayer/commitOutcomes";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
-import { AWKWARD_TEXT, queue } from "../support/fixtures";
+import { AWKWARD_TEXT, noteTask, queue } from "../support/fixtures";
 import { recordSentQueries } from "../support/sentQueries";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
 import { rejectionOf } from "../support/thrownBy";
@@ -24,14 +24,7 @@ describe("commitOutcomes", function () {
     database = await createTestDatabase();
     dataSource = await database.connect();
     await migrate(dataSource);
-    await queue(
-      dataSource,
-      ["a", "b", "c"].map((note) => ({
-        className: "NoteTask",
-        contractName: "NoteContract",
-        contractJson: JSON.stringify({ Note: note }),
-      })),
-    );
+    await queue(dataSource, ["a", "b", "c"].map(noteTask));
     runner = dataSource.createQueryRunner();
   });
 

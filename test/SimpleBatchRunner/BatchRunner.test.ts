@@ -31,6 +31,7 @@ import { createTestDatabase, TestDatabase } from "../support/testServer";
 import {
   allTasks,
   loadAdventureWorks,
+  noteTask,
   pendingCount,
   queue,
   waitFor,
@@ -60,14 +61,6 @@ function noteRegistry(): TaskRegistry {
   registry.registerContract("NoteContract", NoteContract);
   registry.registerTask("NoteTask", NoteTask, NoteContract);
   return registry;
-}
-
-function note(text: string) {
-  return {
-    className: "NoteTask",
-    contractName: "NoteContract",
-    contractJson: JSON.stringify({ Note: text }),
-  };
 }
 
 describe("BatchRunner", function () {
@@ -115,7 +108,7 @@ describe("BatchRunner", function () {
   }
 
   it("drains the queue and records start, stop, runner and status", async function () {
-    await queue(dataSource, [note("a"), note("b"), note("c")]);
+    await queue(dataSource, [noteTask("a"), noteTask("b"), noteTask("c")]);
 
     const stats = await makeRunner().start();
 
@@ -133,7 +126,7 @@ describe("BatchRunner", function () {
   });
 
   it("claims from a random point among the pending tasks, wrapping around", async function () {
-    await queue(dataSource, ["1", "2", "3", "4", "5", "6"].map(note));
+    await queue(dataSource, ["1", "2", "3", "4", "5", "6"].map(noteTask));
     const manager = dataSource.manager;
 
     const claimed = await dataSource.transaction(
@@ -149,7 +142,7 @@ describe("BatchRunner", function () {
   });
 
   it("runs `concurrency` rounds at once, each with its own transaction", async function () {
-    await queue(dataSource, ["1", "2", "3"].map(note));
+    await queue(dataSource, ["1", "2", "3"].map(noteTask));
     // Each task waits until all three have started: only three rounds in
     // flight at once can finish them.
     let started = 0;
@@ -184,7 +177,7 @@ describe("BatchRunner", function () {
   });
 
   it("takes a task whose claim was rolled back while newer tasks keep coming", async function () {
-    await queue(dataSource, [note("given up once")]);
+    await queue(dataSource, [noteTask("given up once")]);
     await dataSource
       .transaction(async (manager) => {
         await manager.query("SELECT id FROM blog.batchjob FOR UPDATE");
@@ -193,7 +186,7 @@ describe("BatchRunner", function () {
       .catch(() => undefined);
     await queue(
       dataSource,
-      Array.from({ length: 40 }, (_, index) => note(`fresh ${index}`)),
+      Array.from({ length: 40 }, (_, index) => noteTask(`fresh ${index}`)),
     );
 
     await makeRunner({ batchSize: 1 }).start();
@@ -208,7 +201,7 @@ describe("BatchRunner", function () {
   });
 
   it("claims up to the batch size per round", async function () {
-    await queue(dataSource, ["1", "2", "3", "4", "5"].map(note));
+    await queue(dataSource, ["1", "2", "3", "4", "5"].map(noteTask));
 
     const stats = await makeRunner({ batchSize: 2 }).start();
 
@@ -238,7 +231,7 @@ describe("BatchRunner", function () {
 
   it("fails tasks with bad input and goes on with the others", async function () {
     await queue(dataSource, [
-      note("first"),
+      noteTask("first"),
       {
         className: "NoSuchTask",
         contractName: "NoteContract",
@@ -259,7 +252,7 @@ describe("BatchRunner", function () {
         contractName: "OtherContract",
         contractJson: '{"Note":"x"}',
       },
-      note("last"),
+      noteTask("last"),
     ]);
 
     const stats = await makeRunner().start();
@@ -280,7 +273,11 @@ describe("BatchRunner", function () {
   });
 
   it("undoes only the failing task's writes within a round", async function () {
-    await queue(dataSource, [note("kept"), note("throw"), note("also kept")]);
+    await queue(dataSource, [
+      noteTask("kept"),
+      noteTask("throw"),
+      noteTask("also kept"),
+    ]);
     await dataSource.query("UPDATE blog.batchjob SET maxattempts = 1");
 
     await makeRunner({ batchSize: 3 }).start();
@@ -299,7 +296,7 @@ describe("BatchRunner", function () {
   });
 
   it("skips tasks that another transaction holds", async function () {
-    await queue(dataSource, [note("held"), note("free")]);
+    await queue(dataSource, [noteTask("held"), noteTask("free")]);
     const holder = dataSource.createQueryRunner();
     await holder.connect();
     await holder.startTransaction();
@@ -317,7 +314,7 @@ describe("BatchRunner", function () {
   });
 
   it("retries a round that REPEATABLE READ refuses and runs the task once", async function () {
-    await queue(dataSource, [note("contended")]);
+    await queue(dataSource, [noteTask("contended")]);
     let provoked = false;
     // Take the round's snapshot, then let another transaction change the
     // row and commit before the claim locks it: PostgreSQL must refuse the
@@ -352,7 +349,7 @@ describe("BatchRunner", function () {
   });
 
   it("raises 40001 when a claimed row changed after the snapshot", async function () {
-    await queue(dataSource, [note("contended")]);
+    await queue(dataSource, [noteTask("contended")]);
     const runner = dataSource.createQueryRunner();
     await runner.connect();
     await runner.startTransaction("REPEATABLE READ");
@@ -376,7 +373,7 @@ describe("BatchRunner", function () {
     const runner = makeRunner({ untilEmpty: false, pollIntervalMs: 20 });
     const finished = runner.start();
 
-    await queue(dataSource, [note("late")]);
+    await queue(dataSource, [noteTask("late")]);
     await waitFor(
       "the late task to be done",
       async () => (await pendingCount(dataSource)) === 0,
@@ -401,7 +398,7 @@ describe("BatchRunner", function () {
     );
 
     try {
-      await queue(dataSource, [note("announced")]);
+      await queue(dataSource, [noteTask("announced")]);
       await waitFor(
         "the announced task to be done",
         async () => (await pendingCount(dataSource)) === 0,
@@ -428,7 +425,7 @@ describe("BatchRunner", function () {
   });
 
   it("stops with RunnerFailedError when its own statements can never succeed", async function () {
-    await queue(dataSource, [note("unreachable")]);
+    await queue(dataSource, [noteTask("unreachable")]);
     const brokenClaim = async (manager: EntityManager) => {
       await manager.query("SELECT * FROM no_such_table");
       return [];
@@ -448,7 +445,7 @@ describe("BatchRunner", function () {
   });
 
   it("writes a heartbeat while running and marks it stopped at the end", async function () {
-    await queue(dataSource, [note("a"), note("b")]);
+    await queue(dataSource, [noteTask("a"), noteTask("b")]);
     const runner = makeRunner({
       untilEmpty: false,
       pollIntervalMs: 20,
@@ -481,7 +478,7 @@ describe("BatchRunner", function () {
   });
 
   it("logs its progress at a heartbeat after tasks ended, and nothing when idle", async function () {
-    await queue(dataSource, [note("a"), note("b")]);
+    await queue(dataSource, [noteTask("a"), noteTask("b")]);
     const events: { message: string; fields: LogFields }[] = [];
     const capture: Logger = {
       debug: () => undefined,
@@ -513,7 +510,7 @@ describe("BatchRunner", function () {
   });
 
   it("records nothing for a round whose commit never happens", async function () {
-    await queue(dataSource, [note("lost")]);
+    await queue(dataSource, [noteTask("lost")]);
     let rounds = 0;
     const failingOnce = async (
       manager: EntityManager,

@@ -26,6 +26,18 @@ export async function loadAdventureWorks(
   await loadSample(dataSource, { kind: "folder", dir: ADVENTUREWORKS_DIR });
 }
 
+/**
+ * noteTask is a task row for the tests' NoteTask, whose contract carries
+ * one note.
+ */
+export function noteTask(note: string): NewTask {
+  return {
+    className: "NoteTask",
+    contractName: "NoteContract",
+    contractJson: JSON.stringify({ Note: note }),
+  };
+}
+
 /** queue adds tasks as the client would, returning nothing. */
 export async function queue(
   dataSource: DataSource,
