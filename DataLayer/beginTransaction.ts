@@ -66,6 +66,24 @@ interface TransactionState {
 }
 
 /**
+ * closeTransaction gives the statement that commits the query runner's
+ * transaction, for callers that send it in one query with their last
+ * statements; once that query succeeds, they call markTransactionClosed.
+ *
+ * @throws {TypeError} when a transaction opened inside this one, which
+ *   TypeORM keeps as a savepoint, is still open.
+ */
+export function closeTransaction(queryRunner: QueryRunner): string {
+  const state = queryRunner as unknown as TransactionState;
+  if (state.transactionDepth > 1) {
+    throw new TypeError(
+      "Cannot commit: a transaction opened inside this one is still open",
+    );
+  }
+  return "COMMIT";
+}
+
+/**
  * markTransactionClosed marks the query runner as out of its transaction,
  * as TypeORM does when it commits or rolls back, for callers that end the
  * transaction in a query of their own.

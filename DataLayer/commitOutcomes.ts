@@ -2,7 +2,7 @@ import { type ClientBase, escapeLiteral } from "pg";
 import type { EntityManager, QueryRunner } from "typeorm";
 import { TASK_SCHEMA } from "../ormconfig";
 import { arrayConstant } from "./arrayConstant";
-import { markTransactionClosed } from "./beginTransaction";
+import { closeTransaction, markTransactionClosed } from "./beginTransaction";
 import { ClaimLostError } from "./ClaimLostError";
 import { BatchJob } from "./entities/BatchJob";
 import { columnOf, tableOf } from "./identifiers";
@@ -48,17 +48,12 @@ export async function commitOutcomes(
   runnerId: string,
   outcomes: readonly TaskOutcome[],
 ): Promise<void> {
-  const state = queryRunner as unknown as { transactionDepth: number };
-  if (state.transactionDepth > 1) {
-    throw new TypeError(
-      "Cannot commit the round: a transaction opened inside it is still open",
-    );
-  }
+  const commit = closeTransaction(queryRunner);
   const client = (await queryRunner.connect()) as ClientBase;
   const statements =
     outcomes.length === 0
-      ? ["COMMIT"]
-      : [recordEveryOutcome(queryRunner.manager, runnerId, outcomes), "COMMIT"];
+      ? [commit]
+      : [recordEveryOutcome(queryRunner.manager, runnerId, outcomes), commit];
   try {
     await client.query(statements.join("; "));
   } catch (error) {
