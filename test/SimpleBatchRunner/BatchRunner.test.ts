@@ -192,12 +192,43 @@ describe("BatchRunner", function () {
     await makeRunner({ batchSize: 1 }).start();
 
     // Rounds pass over rows touched since they were written, but one round
-    // in sixteen claims from the head of the queue, rows touched or not.
+    // in sixteen claims from the head of the queue, passing over only the
+    // rows that peers hold, and a rolled-back claim holds nothing.
     const [first] = await dataSource.query(
       `SELECT count(*)::int AS before FROM blog.batchjob
        WHERE stoppedat < (SELECT stoppedat FROM blog.batchjob WHERE id = 1)`,
     );
     expect(first.before).to.be.below(16);
+  });
+
+  it("claims from the head one round in 16, over held rows, and one in 256 over nothing", async function () {
+    this.timeout(60_000);
+    await queue(
+      dataSource,
+      Array.from({ length: 300 }, (_, index) => noteTask(`${index}`)),
+    );
+    const claims: string[] = [];
+    const recordingClaim = (
+      manager: EntityManager,
+      limit: number,
+      scope: ClaimScope = {},
+    ) => {
+      const start = scope.from === undefined ? "head" : "random";
+      claims.push(`${start}, past ${scope.passOver ?? "nothing"}`);
+      return claimPendingTasks(manager, limit, scope);
+    };
+
+    await makeRunner({ batchSize: 1 }, { claim: recordingClaim }).start();
+
+    // With 300 tasks at batch 1, none of the first 256 rounds comes up
+    // short, so each made exactly one claim.
+    const expected = Array.from({ length: 256 }, (_, index) => {
+      const round = index + 1;
+      if (round % 256 === 0) return "head, past nothing";
+      if (round % 16 === 0) return "head, past held";
+      return "random, past touched";
+    });
+    expect(claims.slice(0, 256)).to.deep.equal(expected);
   });
 
   it("claims up to the batch size per round", async function () {
