@@ -12,6 +12,12 @@ import { TaskStatus } from "../TaskStatus";
 // The claim's index: it holds pending tasks only, so millions of finished
 // rows stay out of the claim's way, and its entries die as tasks finish.
 @Index("ix_batchjob_pending", ["id"], { where: `"status" = 0` })
+// The tasks waiting to retry, by when they are due: a runner told to stop
+// at an empty queue asks when the next one is, and without it that meant
+// reading every pending row.
+@Index("ix_batchjob_waiting", ["notBefore"], {
+  where: `"status" = 0 AND "notbefore" IS NOT NULL`,
+})
 export class BatchJob {
   /** A bigint, which the driver returns as a string to keep its precision. */
   @PrimaryGeneratedColumn("identity", {

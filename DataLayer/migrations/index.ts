@@ -12,6 +12,7 @@ import { AddPendingIndex1796330891673 } from "./1796330891673-AddPendingIndex";
 import { AddEnqueuedAt1796331109764 } from "./1796331109764-AddEnqueuedAt";
 import { StatusIndexWithoutPending1796352000000 } from "./1796352000000-StatusIndexWithoutPending";
 import { AddRequireHeldRows1796360000000 } from "./1796360000000-AddRequireHeldRows";
+import { AddWaitingIndex1796378110905 } from "./1796378110905-AddWaitingIndex";
 
 export const MIGRATIONS = [
   CreateBatchJob1796327930890,
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   AddEnqueuedAt1796331109764,
   StatusIndexWithoutPending1796352000000,
   AddRequireHeldRows1796360000000,
+  AddWaitingIndex1796378110905,
 ];

@@ -8,7 +8,7 @@ import {
   migrate,
   revertLastMigration,
 } from "../../DataLayer/migrate";
-import { claimPendingTasks } from "../../DataLayer/claim";
+import { claimPendingTasks, msUntilNextRetry } from "../../DataLayer/claim";
 import { outcomeUpdate } from "../../DataLayer/commitOutcomes";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
 import { MIGRATIONS } from "../../DataLayer/migrations";
@@ -253,6 +253,36 @@ describe("migrations", () => {
     }
   });
 
+  it("finds when the next retry is due from the index of waiting tasks", async () => {
+    await migrate(dataSource);
+    // 100,000 pending tasks, of which two wait: 50,000 and 100,000 s.
+    await dataSource.query(
+      `INSERT INTO blog.batchjob (classname, contractname, contractjson, notbefore)
+       SELECT 'T', 'C', '{}',
+              CASE WHEN n % 50000 = 0 THEN now() + n * interval '1 second' END
+         FROM generate_series(1, 100000) AS n`,
+    );
+    await dataSource.query("ANALYZE blog.batchjob");
+    const queryRunner = dataSource.createQueryRunner();
+    const sent = await recordSentQueries(queryRunner);
+
+    try {
+      const waitMs = await msUntilNextRetry(queryRunner.manager);
+      // Its one parameter is the pending status.
+      const lines: { "QUERY PLAN": string }[] = await queryRunner.query(
+        `EXPLAIN (COSTS OFF) ${sent[0]}`,
+        [TaskStatus.Pending],
+      );
+      const plan = lines.map((line) => line["QUERY PLAN"]).join("\n");
+
+      expect(waitMs).to.be.within(49_990_000, 50_000_000);
+      expect(plan).to.include("ix_batchjob_waiting");
+      expect(plan).not.to.include("ix_batchjob_pending");
+    } finally {
+      await queryRunner.release();
+    }
+  });
+
   it("records outcomes by key while the statistics predate the queue", async () => {
     await migrate(dataSource);
     const insert = (status: number, count: number) =>
@@ -375,6 +405,7 @@ describe("migrations", () => {
     expect(rows.map((row) => row.indexname)).to.deep.equal([
       "ix_batchjob_pending",
       "ix_batchjob_status",
+      "ix_batchjob_waiting",
       "pk_batchjob",
     ]);
     expect(rows[0].indexdef).to.match(/\(id\) WHERE \(status = 0\)$/);
