@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DataSource } from "typeorm";
+import type { DataSource, QueryRunner } from "typeorm";
 import {
   listMigrations,
   migrate,
@@ -269,11 +269,7 @@ describe("migrations", () => {
     try {
       const waitMs = await msUntilNextRetry(queryRunner.manager);
       // Its one parameter is the pending status.
-      const lines: { "QUERY PLAN": string }[] = await queryRunner.query(
-        `EXPLAIN (COSTS OFF) ${sent[0]}`,
-        [TaskStatus.Pending],
-      );
-      const plan = lines.map((line) => line["QUERY PLAN"]).join("\n");
+      const plan = await planOf(queryRunner, sent[0], [TaskStatus.Pending]);
 
       expect(waitMs).to.be.within(49_990_000, 50_000_000);
       expect(plan).to.include("ix_batchjob_waiting");
@@ -568,10 +564,7 @@ async function claimPlan(
         await queryRunner.query(statement);
         continue;
       }
-      const lines: { "QUERY PLAN": string }[] = await queryRunner.query(
-        `EXPLAIN (COSTS OFF) ${statement}`,
-      );
-      plan = lines.map((line) => line["QUERY PLAN"]).join("\n");
+      plan = await planOf(queryRunner, statement);
     }
     return plan;
   } finally {
@@ -605,11 +598,21 @@ async function outcomePlan(
         notBefore: null,
       })),
     );
-    const lines: { "QUERY PLAN": string }[] = await queryRunner.query(
-      `EXPLAIN (COSTS OFF) ${statement}`,
-    );
-    return lines.map((line) => line["QUERY PLAN"]).join("\n");
+    return await planOf(queryRunner, statement);
   } finally {
     await queryRunner.release();
   }
+}
+
+/** planOf gives the plan PostgreSQL would run `statement` by, as text. */
+async function planOf(
+  queryRunner: QueryRunner,
+  statement: string,
+  parameters?: unknown[],
+): Promise<string> {
+  const lines: { "QUERY PLAN": string }[] = await queryRunner.query(
+    `EXPLAIN (COSTS OFF) ${statement}`,
+    parameters,
+  );
+  return lines.map((line) => line["QUERY PLAN"]).join("\n");
 }
