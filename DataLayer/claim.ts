@@ -1,5 +1,5 @@
 import type { ClientBase, QueryResult } from "pg";
-import type { EntityManager } from "typeorm";
+import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import { IsolationLevel, openTransaction } from "./beginTransaction";
 import { BatchJob } from "./entities/BatchJob";
 import { TaskStatus } from "./TaskStatus";
@@ -35,11 +35,13 @@ export interface ClaimScope {
 
 /**
  * claimPendingTasks locks up to `limit` pending tasks that are due and
- * returns them: with `from`, those from that id upwards first, then, if too
- * few, those below it, each part in id order. The row lock is the claim:
- * rows that another runner holds are skipped, and the lock lasts exactly as
- * long as the caller's transaction, so a runner that dies frees its tasks
- * at once. A task waiting to retry is due once its `notbefore` has passed.
+ * returns them: first the retries that are due, earliest first, then fresh
+ * tasks (those not waiting to retry), with `from` those from that id
+ * upwards and then, if too few, those below it, each part in id order.
+ * The row lock is the claim: rows that another runner holds are skipped,
+ * and the lock lasts exactly as long as the caller's transaction, so a
+ * runner that dies frees its tasks at once. Fresh tasks and waiting ones
+ * lie in two indexes, so tasks that are not due yet cost a claim nothing.
  *
  * Under REPEATABLE READ this throws a serialization failure (40001) when a
  * row it is about to lock was changed by a transaction that committed after
@@ -222,22 +224,32 @@ function claimStatement(
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
 
-  const query = manager
-    .createQueryBuilder(BatchJob, "job")
-    .where("job.status = :pending")
-    .andWhere("(job.notBefore IS NULL OR job.notBefore <= now())");
-  if (range !== "all") query.andWhere(`job.id ${range} :from`);
-  if (passOver !== undefined) query.andWhere(PASS_OVER[passOver]);
-  query
-    .orderBy("job.id", "ASC")
-    .limit(limit)
-    .setLock("pessimistic_write")
-    .setOnLocked("skip_locked");
+  const fresh = lockPending(manager, passOver).andWhere(
+    "job.notBefore IS NULL",
+  );
+  if (range !== "all") fresh.andWhere(`job.id ${range} :from`);
+  fresh.orderBy("job.id", "ASC");
+  // TypeORM writes a LIMIT only as a number; PostgreSQL takes the LIMIT
+  // after the lock clause too, so it is added at the end.
+  let sql: string;
+  if (range === "<") {
+    // Due retries were offered in the claim's first part.
+    sql = `${fresh.getQuery()} LIMIT ${limit}`;
+  } else {
+    const due = lockPending(manager, passOver)
+      .andWhere("job.notBefore <= now()")
+      .orderBy("job.notBefore", "ASC");
+    sql =
+      `WITH due AS (${due.getQuery()} LIMIT ${limit}), ` +
+      `fresh AS (${fresh.getQuery()} ` +
+      `LIMIT ${limit} - (SELECT count(*) FROM due)) ` +
+      "SELECT * FROM due UNION ALL SELECT * FROM fresh";
+  }
 
   const { driver } = manager.connection;
   const metadata = manager.connection.getMetadata(BatchJob);
   const statement: ClaimStatement = {
-    sql: query.getQuery(),
+    sql,
     setters: metadata.columns.map((column) => {
       // The builder's alias for a selected column: "job_" + its name.
       const alias = `job_${column.databaseName}`;
@@ -253,6 +265,21 @@ function claimStatement(
   return statement;
 }
 
+/**
+ * lockPending selects the pending rows that the claim's filter lets
+ * through, locking each as it is read and skipping those already locked.
+ */
+function lockPending(
+  manager: EntityManager,
+  passOver: PassOver | undefined,
+): SelectQueryBuilder<BatchJob> {
+  const query = manager
+    .createQueryBuilder(BatchJob, "job")
+    .where("job.status = :pending");
+  if (passOver !== undefined) query.andWhere(PASS_OVER[passOver]);
+  return query.setLock("pessimistic_write").setOnLocked("skip_locked");
+}
+
 /** IdRange is the lowest and highest id of the pending tasks. */
 export interface IdRange {
   readonly lowest: bigint;
@@ -260,8 +287,8 @@ export interface IdRange {
 }
 
 /**
- * pendingIdRange reads the range of pending task ids, or undefined when
- * none is pending. Two probes of the pending-only index.
+ * pendingIdRange reads the range of fresh task ids, where claims start,
+ * or undefined when there is none. Two probes of the claim's index.
  */
 export async function pendingIdRange(
   manager: EntityManager,
@@ -271,6 +298,7 @@ export async function pendingIdRange(
     .select("min(job.id)::text", "lowest")
     .addSelect("max(job.id)::text", "highest")
     .where("job.status = :pending", { pending: TaskStatus.Pending })
+    .andWhere("job.notBefore IS NULL")
     .getRawOne()) as
     { lowest: string | null; highest: string | null } | undefined;
   if (row?.lowest == null || row.highest == null) return undefined;

@@ -136,7 +136,7 @@ export function outcomeUpdate(
     // planner can count exactly. Statistics lag the queue, so a check that
     // each row is still pending (which the claim's locks make certain)
     // left it guessing how many rows pass, and a guess of one made it hash
-    // the whole pending index, or scan the table once per outcome.
+    // a whole index of pending tasks, or scan the table once per outcome.
     `WHERE job.${column("id")} = outcome.id ` +
     `AND job.${column("id")} = ANY(${ids})`
   );

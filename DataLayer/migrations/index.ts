@@ -13,6 +13,7 @@ import { AddEnqueuedAt1796331109764 } from "./1796331109764-AddEnqueuedAt";
 import { StatusIndexWithoutPending1796352000000 } from "./1796352000000-StatusIndexWithoutPending";
 import { AddRequireHeldRows1796360000000 } from "./1796360000000-AddRequireHeldRows";
 import { AddWaitingIndex1796378110905 } from "./1796378110905-AddWaitingIndex";
+import { PendingIndexWithoutWaiting1796382325385 } from "./1796382325385-PendingIndexWithoutWaiting";
 
 export const MIGRATIONS = [
   CreateBatchJob1796327930890,
@@ -24,4 +25,5 @@ export const MIGRATIONS = [
   StatusIndexWithoutPending1796352000000,
   AddRequireHeldRows1796360000000,
   AddWaitingIndex1796378110905,
+  PendingIndexWithoutWaiting1796382325385,
 ];

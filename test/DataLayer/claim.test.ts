@@ -43,6 +43,11 @@ describe("claimPendingTasks", function () {
     }
   }
 
+  /** byId orders jobs by id, as the task table lists them. */
+  function byId(jobs: BatchJob[]): BatchJob[] {
+    return [...jobs].sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
   /** lockAndRollBack claims a task and gives it up, as a failed round does. */
   async function lockAndRollBack(id: string): Promise<void> {
     await dataSource
@@ -78,9 +83,9 @@ describe("claimPendingTasks", function () {
 
     expect(claimed).to.have.length(4);
     for (const job of claimed) expect(job).to.be.instanceOf(BatchJob);
-    expect(claimed).to.deep.equal(expected);
+    expect(byId(claimed)).to.deep.equal(expected);
     // Also when the claim goes with its BEGIN, by the simple protocol.
-    expect(begun).to.deep.equal(expected);
+    expect(byId(begun)).to.deep.equal(expected);
   });
 
   it("passes over a task whose last claim was rolled back, unless told not to", async function () {
@@ -169,7 +174,7 @@ describe("claimPendingTasks", function () {
       expect(claimed.map((job) => job.id)).to.deep.equal(["2", "3"]);
       expect(roundTrips).to.equal(1);
       expect(sent[0]).to.match(
-        /^START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL enable_sort = off; SELECT /,
+        /^START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL enable_sort = off; WITH due AS \(SELECT /,
       );
       expect(level.transaction_isolation).to.equal("repeatable read");
       // Only the claim's plan is kept from sorting, not the round's others.
@@ -203,6 +208,35 @@ describe("claimPendingTasks", function () {
     } finally {
       await runner.release();
     }
+  });
+
+  it("takes the retries that are due first, earliest first, then fresh tasks", async function () {
+    await queue(dataSource, ["e", "f"].map(noteTask));
+    await dataSource.query(
+      `UPDATE blog.batchjob SET notbefore = now() + CASE id
+         WHEN 2 THEN interval '-1 minute'
+         WHEN 5 THEN interval '-2 minutes'
+         WHEN 3 THEN interval '1 minute' END
+       WHERE id IN (2, 3, 5)`,
+    );
+
+    const claimed = await inRound((runner) =>
+      claimPendingTasks(runner.manager, 3, { from: "4", passOver: "touched" }),
+    );
+    // The first claim marked its rows and rolled back: not held, but touched.
+    const wrapped = await inRound((runner) =>
+      claimPendingTasks(runner.manager, 10, { from: "4", passOver: "held" }),
+    );
+
+    expect(claimed.map((job) => job.id)).to.deep.equal(["5", "2", "4"]);
+    // Task 3 is not due; the due ones are not taken twice on wrapping.
+    expect(wrapped.map((job) => job.id)).to.deep.equal([
+      "5",
+      "2",
+      "4",
+      "6",
+      "1",
+    ]);
   });
 
   it("starts at `from` and wraps around below it", async function () {
