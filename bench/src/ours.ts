@@ -160,12 +160,19 @@ export async function taskTimes(
   };
 }
 
-/** countPending counts tasks not yet done or failed. */
+/**
+ * countPending counts tasks not yet done or failed: those of the claim's
+ * two indexes, fresh and waiting, so that polling it while runners drain
+ * the queue never reads the finished rows.
+ */
 export async function countPending(
   dataSource: DataSourceLike,
 ): Promise<number> {
   const [row] = await dataSource.query(
-    "SELECT count(*)::int AS pending FROM blog.batchjob WHERE status = 0",
+    `SELECT ((SELECT count(*) FROM blog.batchjob
+               WHERE status = 0 AND notbefore IS NULL)
+           + (SELECT count(*) FROM blog.batchjob
+               WHERE status = 0 AND notbefore IS NOT NULL))::int AS pending`,
   );
   return row.pending;
 }
