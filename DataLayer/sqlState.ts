@@ -18,6 +18,7 @@ export const SqlState = {
   AdminShutdown: "57P01",
   CannotConnectNow: "57P03",
   IdleInTransactionTimeout: "25P03",
+  LockNotAvailable: "55P03",
   /** Ours, raised when a round's held rows are missing as it commits. */
   ClaimLost: "BJ001",
 } as const;

@@ -4,6 +4,7 @@ import { BatchError, describeError } from "../Contracts/errors";
 import { lazyChild, Logger } from "../Contracts/Logger";
 import type { TaskRegistry } from "../Contracts/TaskRegistry";
 import { countAttempts, refundAttempts } from "../DataLayer/attempts";
+import { awaitHeldTask } from "../DataLayer/awaitHeldTask";
 import {
   claimPendingTasks,
   ClaimScope,
@@ -164,8 +165,8 @@ export class BatchRunner {
 
   /**
    * start runs the loop and resolves with the final counters when it ends:
-   * after stop(), or with `untilEmpty` when no task is due or waiting to
-   * retry.
+   * after stop(), or with `untilEmpty` when no task is pending: none due,
+   * none waiting to retry, none that another round holds.
    *
    * @throws {TypeError} when called twice.
    * @throws {RunnerFailedError} (rejects) when retrying cannot help.
@@ -311,23 +312,27 @@ export class BatchRunner {
 
       if (claimed === 0) {
         if (!this.options.untilEmpty) await this.idle();
-        else if (!(await this.waitForRetries())) break;
+        else if (!(await this.waitForUnfinished())) break;
       }
     }
   }
 
   /**
-   * waitForRetries keeps a runner told to stop at an empty queue from
-   * stopping while tasks still wait to retry: it waits until the first is
-   * due (at most one poll interval) and returns true, or returns false when
-   * none waits.
+   * waitForUnfinished keeps a runner told to stop at an empty queue from
+   * stopping while tasks may still come its way: those that other rounds
+   * hold, which come back if their runner dies, and those waiting to
+   * retry. It returns false when there are none, else true once one may
+   * be claimable: a held task came back or the first retry is due, or
+   * at most about two poll intervals passed.
    */
-  private async waitForRetries(): Promise<boolean> {
+  private async waitForUnfinished(): Promise<boolean> {
+    const { pollIntervalMs } = this.options;
+    if ((await awaitHeldTask(this.side, pollIntervalMs)) !== "ended") {
+      return true;
+    }
     const waitMs = await msUntilNextRetry(this.side.manager);
     if (waitMs === undefined) return false;
-    await this.pause(
-      Math.min(Math.max(waitMs, 10), this.options.pollIntervalMs),
-    );
+    await this.pause(Math.min(Math.max(waitMs, 10), pollIntervalMs));
     return true;
   }
 

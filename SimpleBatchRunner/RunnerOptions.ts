@@ -14,7 +14,11 @@ export interface RunnerOptions {
   readonly concurrency: number;
   /** Milliseconds to hold a round's locks before commit; default 0. */
   readonly holdMs: number;
-  /** Stop when a round finds nothing, as the original did; default false. */
+  /**
+   * Stop once no task is pending: none to claim, none waiting to retry and
+   * none that other rounds hold, which come back if their runner dies. The
+   * original stopped at the first round that found nothing. Default false.
+   */
   readonly untilEmpty: boolean;
   /** Milliseconds between polls of an empty queue; default 1,000. */
   readonly pollIntervalMs: number;

@@ -30,7 +30,8 @@ Options:
                           connection (default 1)
   --hold-ms N             pause before each commit, to watch progress
                           (default 0)
-  --until-empty           exit when a round finds no pending task
+  --until-empty           exit once no task is pending, none waiting to
+                          retry and none in another runner's hands
   --poll-ms N             wait between polls of an empty queue (default 1000)
   --id NAME               runner name in logs and reports (default host-pid)
   --task-timeout-ms N     a task's time limit unless its row sets timeoutms

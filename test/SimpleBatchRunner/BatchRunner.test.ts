@@ -326,22 +326,73 @@ describe("BatchRunner", function () {
     expect(printed).to.have.members(["note kept", "note also kept"]);
   });
 
-  it("skips tasks that another transaction holds", async function () {
+  /** lockWaiters counts the sessions waiting for a row lock. */
+  async function lockWaiters(): Promise<number> {
+    const [row] = await dataSource.query(
+      `SELECT count(*)::int AS waiting FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    return row.waiting;
+  }
+
+  it("skips a task another round holds, and takes it over when that round dies", async function () {
     await queue(dataSource, [noteTask("held"), noteTask("free")]);
     const holder = dataSource.createQueryRunner();
     await holder.connect();
     await holder.startTransaction();
     await holder.query("SELECT id FROM blog.batchjob WHERE id = 1 FOR UPDATE");
+    let stopped = false;
+    const running = makeRunner({ pollIntervalMs: 60_000 })
+      .start()
+      .finally(() => (stopped = true));
 
     try {
-      await makeRunner().start();
+      await waitFor("the runner to stop or wait on the held task", async () =>
+        stopped ? true : (await lockWaiters()) > 0,
+      );
+      expect(stopped, "stopped while a peer held a task").to.equal(false);
+      expect((await allTasks(dataSource))[1].status).to.equal(TaskStatus.Done);
     } finally {
+      // As when the holder's runner dies: its round rolls back.
       await holder.rollbackTransaction();
       await holder.release();
     }
 
+    const stats = await running;
     const tasks = await allTasks(dataSource);
-    expect(tasks.map((task) => task.status)).to.deep.equal([0, 1]);
+    expect(tasks.map((task) => task.status)).to.deep.equal([1, 1]);
+    expect(stats.tasksDone).to.equal(2);
+  });
+
+  it("stops when the last task another round holds ends, without waiting for a poll", async function () {
+    await queue(dataSource, [noteTask("held")]);
+    const holder = dataSource.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query("SELECT id FROM blog.batchjob WHERE id = 1 FOR UPDATE");
+    let stopped = false;
+    const running = makeRunner({ pollIntervalMs: 60_000 })
+      .start()
+      .finally(() => (stopped = true));
+
+    let endedAt: number;
+    try {
+      await waitFor("the runner to stop or wait on the held task", async () =>
+        stopped ? true : (await lockWaiters()) > 0,
+      );
+      expect(stopped, "stopped while a peer held a task").to.equal(false);
+      await holder.query("UPDATE blog.batchjob SET status = 1 WHERE id = 1");
+      await holder.commitTransaction();
+      endedAt = Date.now();
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+
+    const stats = await running;
+    // Well short of the 60 s poll that waiting out the lock would take.
+    expect(Date.now() - endedAt).to.be.below(10_000);
+    expect(stats.tasksDone).to.equal(0);
   });
 
   it("retries a round that REPEATABLE READ refuses and runs the task once", async function () {
