@@ -114,6 +114,15 @@ describe("runner processes that crash, freeze or are stopped", function () {
     return held;
   }
 
+  /** lockWaiters counts the sessions waiting for a row lock. */
+  async function lockWaiters(): Promise<number> {
+    const [row] = await dataSource.query(
+      `SELECT count(*)::int AS waiting FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    return row.waiting;
+  }
+
   /** sessionStates lists the states of a runner's database sessions. */
   async function sessionStates(runnerId: string): Promise<string[]> {
     const rows: { state: string }[] = await dataSource.query(
@@ -345,6 +354,38 @@ describe("runner processes that crash, freeze or are stopped", function () {
         `attempts of ${kill.taskIds.join(", ")}`,
       ).to.be.at.least(2);
     }
+  });
+
+  it("a runner killed holding the last task leaves it to one told to stop at an empty queue", async function () {
+    await queue(dataSource, [chaos("work", 5000)]);
+    const holder = startRunner("holder", ["--until-empty"]);
+    expect(await waitUntilHolding(holder)).to.deep.equal(["1"]);
+    await queue(
+      dataSource,
+      repeat(5, () => chaos("work", 10)),
+    );
+    const finisher = startRunner("finisher", ["--until-empty"]);
+    await waitFor(
+      "the finisher to run the other tasks",
+      async () => (await statusCounts())[TaskStatus.Done] === 5,
+      20_000,
+    );
+    // Nothing is left for it to claim; it waits on the holder's row.
+    await waitFor(
+      "the finisher to wait on the held task, or stop",
+      async () => !finisher.running || (await lockWaiters()) > 0,
+      20_000,
+    );
+    expect(finisher.running, "stopped while a task was held").to.equal(true);
+
+    holder.signal("SIGKILL");
+
+    expect((await finisher.exitWithin(20_000)).code).to.equal(0);
+    const [task] = await allTasks(dataSource);
+    expect(task.status).to.equal(TaskStatus.Done);
+    expect(task.runnerId).to.equal("finisher");
+    expect((await attemptsByTask()).get("1")).to.equal(2);
+    await expectEachDoneOnce();
   });
 
   it("survives a database restart mid-run and does every task exactly once", async function () {
