@@ -21,8 +21,11 @@ export interface Plan {
   readonly fleetWarmupTasks: number;
   /** Single tasks timed in the wake-up latency section. */
   readonly latencySamples: number;
-  /** Finished rows placed under the claim in the growth section. */
-  readonly growthFinishedRows: readonly number[];
+  /**
+   * Rows placed under the claim in the growth section: finished ones,
+   * then as many waiting to retry.
+   */
+  readonly growthRowsBeneath: readonly number[];
   /** Tasks of the sustained run in the growth section. */
   readonly sustainedTasks: number;
   /** Scale factors of the generated AdventureWorks sample. */
@@ -68,7 +71,7 @@ export const QUICK: Plan = {
   ],
   fleetWarmupTasks: 2_000,
   latencySamples: 20,
-  growthFinishedRows: [0, 100_000],
+  growthRowsBeneath: [0, 100_000],
   sustainedTasks: 20_000,
   vendorScales: [1],
   vendorRunners: [5, 20],
@@ -94,7 +97,7 @@ export const SMOKE: Plan = {
   fleetRunnerConfigs: [{ batchSize: 100, concurrency: 2, isolation: RR }],
   fleetWarmupTasks: 200,
   latencySamples: 5,
-  growthFinishedRows: [0, 10_000],
+  growthRowsBeneath: [0, 10_000],
   sustainedTasks: 2_000,
   vendorScales: [1],
   vendorRunners: [5],
@@ -122,7 +125,7 @@ export const FULL: Plan = {
   ),
   fleetWarmupTasks: 5_000,
   latencySamples: 50,
-  growthFinishedRows: [0, 1_000_000, 10_000_000],
+  growthRowsBeneath: [0, 1_000_000, 10_000_000],
   sustainedTasks: 1_000_000,
   vendorScales: [1, 100],
   vendorRunners: [1, 5, 20],

@@ -21,8 +21,15 @@ const SUSTAINED_BATCH = 100;
 /** Finished rows per INSERT, so 10 million are not one statement. */
 const SEED_CHUNK = 1_000_000;
 
+/**
+ * The rows a claim finds beneath the pending tasks: finished ones, or
+ * tasks waiting to retry, not yet due, as after an outage downstream.
+ */
+type RowsBeneath = "finished" | "waiting";
+
 interface ClaimLatency {
-  readonly finishedRows: number;
+  readonly rows: number;
+  readonly beneath: RowsBeneath;
   readonly limit: number;
   readonly p50Ms: number;
   readonly p95Ms: number;
@@ -45,9 +52,10 @@ interface Sustained {
 /**
  * growth times the claim query, DataLayer/claim.ts inside a REPEATABLE
  * READ transaction as the runner runs it, with many finished rows in the
- * task table beneath 1,000 pending ones; then drains a long queue with 4
- * runners and reports the table's size and dead rows after. Finished rows
- * are inserted directly with generate_series.
+ * task table beneath 1,000 pending ones, and then as many tasks waiting to
+ * retry instead; then drains a long queue with 4 runners and reports the
+ * table's size and dead rows after. The rows beneath are inserted directly
+ * with generate_series.
  */
 export const growthSection: Section = {
   name: "growth",
@@ -59,13 +67,16 @@ export const growthSection: Section = {
     let sustained: Sustained;
     try {
       await product().migrate(dataSource);
-      for (const finishedRows of context.plan.growthFinishedRows) {
-        context.progress(
-          `Growth: claim latency over ${finishedRows} finished rows`,
-        );
-        await seedFinishedRows(dataSource, finishedRows);
-        for (const limit of CLAIM_LIMITS)
-          claims.push(await timeClaims(dataSource, finishedRows, limit));
+      for (const beneath of ["finished", "waiting"] as const) {
+        for (const rows of context.plan.growthRowsBeneath) {
+          if (beneath === "waiting" && rows === 0) continue;
+          context.progress(
+            `Growth: claim latency over ${rows} ${beneath} rows`,
+          );
+          await seedRowsBeneath(dataSource, rows, beneath);
+          for (const limit of CLAIM_LIMITS)
+            claims.push(await timeClaims(dataSource, rows, beneath, limit));
+        }
       }
       context.progress(
         `Growth: sustained run of ${context.plan.sustainedTasks} tasks`,
@@ -83,19 +94,23 @@ export const growthSection: Section = {
   },
 };
 
-async function seedFinishedRows(
+async function seedRowsBeneath(
   dataSource: DataSourceLike,
   rows: number,
+  beneath: RowsBeneath,
 ): Promise<void> {
   await resetTaskTables(dataSource);
+  // Finished, or pending and due in a day.
+  const [status, delay] = beneath === "finished" ? [1, null] : [0, "1 day"];
   for (let start = 0; start < rows; start += SEED_CHUNK) {
     await dataSource.query(
       `INSERT INTO blog.batchjob
-         (classname, contractname, contractjson, status, startedat, stoppedat, runnerid)
-       SELECT 'BenchNoopTask', 'BenchNoopContract', '{"Seq":' || g || '}', 1,
-              now(), now(), 'seed'
+         (classname, contractname, contractjson, status, startedat, stoppedat,
+          runnerid, notbefore)
+       SELECT 'BenchNoopTask', 'BenchNoopContract', '{"Seq":' || g || '}', $3,
+              now(), now(), 'seed', now() + $4::interval
        FROM generate_series($1::int, $2::int) AS g`,
-      [start, Math.min(rows, start + SEED_CHUNK) - 1],
+      [start, Math.min(rows, start + SEED_CHUNK) - 1, status, delay],
     );
   }
   await enqueueAll(dataSource, buildNoopTasks(PENDING_TASKS, rows));
@@ -105,7 +120,8 @@ async function seedFinishedRows(
 /** timeClaims claims and rolls back, so every trial sees the same rows. */
 async function timeClaims(
   dataSource: DataSourceLike,
-  finishedRows: number,
+  rows: number,
+  beneath: RowsBeneath,
   limit: number,
 ): Promise<ClaimLatency> {
   const { claimPendingTasks } = product();
@@ -124,7 +140,8 @@ async function timeClaims(
     await queryRunner.release();
   }
   return {
-    finishedRows,
+    rows,
+    beneath,
     limit,
     p50Ms: round(percentile(times, 50), 2),
     p95Ms: round(percentile(times, 95), 2),
@@ -191,10 +208,11 @@ function tablesOf(
 ): Table[] {
   return [
     {
-      title: `Claim latency with finished rows beneath ${PENDING_TASKS} pending (${CLAIM_TRIALS} claims each, ms)`,
-      columns: ["finished rows", "limit", "p50", "p95"],
+      title: `Claim latency with rows beneath ${PENDING_TASKS} pending (${CLAIM_TRIALS} claims each, ms)`,
+      columns: ["rows beneath", "which", "limit", "p50", "p95"],
       rows: claims.map((claim) => [
-        claim.finishedRows,
+        claim.rows,
+        claim.beneath,
         claim.limit,
         claim.p50Ms,
         claim.p95Ms,
