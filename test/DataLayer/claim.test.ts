@@ -239,6 +239,23 @@ describe("claimPendingTasks", function () {
     ]);
   });
 
+  it("takes fresh tasks alone when told, leaving due retries", async function () {
+    await dataSource.query(
+      `UPDATE blog.batchjob SET notbefore = now() - interval '1 minute'
+        WHERE id = 3`,
+    );
+
+    const claimed = await inRound((runner) =>
+      claimPendingTasks(runner.manager, 10, {
+        from: "2",
+        passOver: "touched",
+        freshOnly: true,
+      }),
+    );
+
+    expect(claimed.map((job) => job.id)).to.deep.equal(["2", "4", "1"]);
+  });
+
   it("starts at `from` and wraps around below it", async function () {
     const claimed = await inRound((runner) =>
       claimPendingTasks(runner.manager, 3, {

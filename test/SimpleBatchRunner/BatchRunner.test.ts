@@ -214,7 +214,8 @@ describe("BatchRunner", function () {
       scope: ClaimScope = {},
     ) => {
       const start = scope.from === undefined ? "head" : "random";
-      claims.push(`${start}, past ${scope.passOver ?? "nothing"}`);
+      const fresh = scope.freshOnly ? ", fresh only" : "";
+      claims.push(`${start}, past ${scope.passOver ?? "nothing"}${fresh}`);
       return claimPendingTasks(manager, limit, scope);
     };
 
@@ -226,9 +227,28 @@ describe("BatchRunner", function () {
       const round = index + 1;
       if (round % 256 === 0) return "head, past nothing";
       if (round % 16 === 0) return "head, past held";
-      return "random, past touched";
+      // No task waits to retry, so none can be due.
+      return "random, past touched, fresh only";
     });
     expect(claims.slice(0, 256)).to.deep.equal(expected);
+  });
+
+  it("takes a retry that is due in its first round, wherever it starts", async function () {
+    await queue(
+      dataSource,
+      Array.from({ length: 300 }, (_, index) => noteTask(`${index}`)),
+    );
+    await dataSource.query(
+      `UPDATE blog.batchjob SET notbefore = now() - interval '1 second'
+        WHERE id = 150`,
+    );
+
+    await makeRunner({ batchSize: 1 }).start();
+
+    const [first] = await dataSource.query(
+      "SELECT id::text FROM blog.batchjob ORDER BY startedat LIMIT 1",
+    );
+    expect(first.id).to.equal("150");
   });
 
   it("claims up to the batch size per round", async function () {
