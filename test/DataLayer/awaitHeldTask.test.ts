@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { DataSource, QueryRunner } from "typeorm";
 import { awaitHeldTask } from "../../DataLayer/awaitHeldTask";
 import { migrate } from "../../DataLayer/migrate";
-import { noteTask, queue, waitFor } from "../support/fixtures";
+import { lockWaiters, noteTask, queue, waitFor } from "../support/fixtures";
 import { createTestDatabase, TestDatabase } from "../support/testServer";
 
 describe("awaitHeldTask", function () {
@@ -35,15 +35,6 @@ describe("awaitHeldTask", function () {
     );
   }
 
-  /** lockWaiters counts the sessions waiting for a row lock. */
-  async function lockWaiters(): Promise<number> {
-    const [row] = await dataSource.query(
-      `SELECT count(*)::int AS waiting FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    return row.waiting;
-  }
-
   /**
    * blockedWait starts a wait and gives it, wrapped so that awaiting this
    * does not await the wait too, once it is blocked on a row lock.
@@ -51,7 +42,7 @@ describe("awaitHeldTask", function () {
   async function blockedWait(timeoutMs: number) {
     const wait = awaitHeldTask(dataSource, timeoutMs);
     await waitFor("the wait to block on the held row", async () => {
-      return (await lockWaiters()) > 0;
+      return (await lockWaiters(dataSource)) > 0;
     });
     return { wait };
   }
@@ -118,6 +109,6 @@ describe("awaitHeldTask", function () {
 
     expect(await awaitHeldTask(dataSource, 50)).to.equal("held");
     // The wait leaves nothing open behind it.
-    expect(await lockWaiters()).to.equal(0);
+    expect(await lockWaiters(dataSource)).to.equal(0);
   });
 });

@@ -31,6 +31,7 @@ import { createTestDatabase, TestDatabase } from "../support/testServer";
 import {
   allTasks,
   loadAdventureWorks,
+  lockWaiters,
   noteTask,
   pendingCount,
   queue,
@@ -346,17 +347,12 @@ describe("BatchRunner", function () {
     expect(printed).to.have.members(["note kept", "note also kept"]);
   });
 
-  /** lockWaiters counts the sessions waiting for a row lock. */
-  async function lockWaiters(): Promise<number> {
-    const [row] = await dataSource.query(
-      `SELECT count(*)::int AS waiting FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    return row.waiting;
-  }
-
-  it("skips a task another round holds, and takes it over when that round dies", async function () {
-    await queue(dataSource, [noteTask("held"), noteTask("free")]);
+  /**
+   * startBesideHolder locks task 1 in a transaction of its own, as a peer's
+   * round does, starts a runner told to stop at an empty queue, and
+   * resolves once the runner waits on the held row instead of stopping.
+   */
+  async function startBesideHolder() {
     const holder = dataSource.createQueryRunner();
     await holder.connect();
     await holder.startTransaction();
@@ -365,12 +361,24 @@ describe("BatchRunner", function () {
     const running = makeRunner({ pollIntervalMs: 60_000 })
       .start()
       .finally(() => (stopped = true));
-
     try {
       await waitFor("the runner to stop or wait on the held task", async () =>
-        stopped ? true : (await lockWaiters()) > 0,
+        stopped ? true : (await lockWaiters(dataSource)) > 0,
       );
       expect(stopped, "stopped while a peer held a task").to.equal(false);
+    } catch (error) {
+      await holder.rollbackTransaction();
+      await holder.release();
+      throw error;
+    }
+    return { holder, running };
+  }
+
+  it("skips a task another round holds, and takes it over when that round dies", async function () {
+    await queue(dataSource, [noteTask("held"), noteTask("free")]);
+
+    const { holder, running } = await startBesideHolder();
+    try {
       expect((await allTasks(dataSource))[1].status).to.equal(TaskStatus.Done);
     } finally {
       // As when the holder's runner dies: its round rolls back.
@@ -386,21 +394,10 @@ describe("BatchRunner", function () {
 
   it("stops when the last task another round holds ends, without waiting for a poll", async function () {
     await queue(dataSource, [noteTask("held")]);
-    const holder = dataSource.createQueryRunner();
-    await holder.connect();
-    await holder.startTransaction();
-    await holder.query("SELECT id FROM blog.batchjob WHERE id = 1 FOR UPDATE");
-    let stopped = false;
-    const running = makeRunner({ pollIntervalMs: 60_000 })
-      .start()
-      .finally(() => (stopped = true));
 
+    const { holder, running } = await startBesideHolder();
     let endedAt: number;
     try {
-      await waitFor("the runner to stop or wait on the held task", async () =>
-        stopped ? true : (await lockWaiters()) > 0,
-      );
-      expect(stopped, "stopped while a peer held a task").to.equal(false);
       await holder.query("UPDATE blog.batchjob SET status = 1 WHERE id = 1");
       await holder.commitTransaction();
       endedAt = Date.now();

@@ -7,7 +7,13 @@ import type { BatchJob } from "../../DataLayer/entities/BatchJob";
 import { migrate } from "../../DataLayer/migrate";
 import { createRandom, pick, randomInt } from "../../DataLayer/sample/random";
 import { TaskStatus } from "../../DataLayer/TaskStatus";
-import { allTasks, CHECKOUT, queue, waitFor } from "../support/fixtures";
+import {
+  allTasks,
+  CHECKOUT,
+  lockWaiters,
+  queue,
+  waitFor,
+} from "../support/fixtures";
 import { RunnerProcess, RunnerProcesses } from "../support/runnerProcess";
 import {
   createTestDatabase,
@@ -112,15 +118,6 @@ describe("runner processes that crash, freeze or are stopped", function () {
       20_000,
     );
     return held;
-  }
-
-  /** lockWaiters counts the sessions waiting for a row lock. */
-  async function lockWaiters(): Promise<number> {
-    const [row] = await dataSource.query(
-      `SELECT count(*)::int AS waiting FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    return row.waiting;
   }
 
   /** sessionStates lists the states of a runner's database sessions. */
@@ -373,7 +370,7 @@ describe("runner processes that crash, freeze or are stopped", function () {
     // Nothing is left for it to claim; it waits on the holder's row.
     await waitFor(
       "the finisher to wait on the held task, or stop",
-      async () => !finisher.running || (await lockWaiters()) > 0,
+      async () => !finisher.running || (await lockWaiters(dataSource)) > 0,
       20_000,
     );
     expect(finisher.running, "stopped while a task was held").to.equal(true);

@@ -58,6 +58,15 @@ export function pendingCount(dataSource: DataSource): Promise<number> {
     .countBy({ status: TaskStatus.Pending });
 }
 
+/** lockWaiters counts the database's sessions waiting for a row lock. */
+export async function lockWaiters(dataSource: DataSource): Promise<number> {
+  const [row] = await dataSource.query(
+    `SELECT count(*)::int AS waiting FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+  );
+  return row.waiting;
+}
+
 /**
  * waitFor polls `condition` until it holds, failing after `timeoutMs`. Tests
  * wait on conditions, never on fixed sleeps.
