@@ -1,12 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import { countTasks, TaskCounts } from "../DataLayer/countTasks";
+import { pollDelayMs, timed } from "./pollPacing";
 
 /** FollowOptions tune how a run is followed. */
 export interface FollowOptions {
   /** Where the progress goes; a TTY gets one bar redrawn in place. */
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  /** Milliseconds between polls; default 500. */
+  /**
+   * Milliseconds between polls; default 500, and longer over a queue so
+   * long that counting it takes over a ninth of that.
+   */
   readonly intervalMs?: number;
   /** Milliseconds between lines when `out` is not a TTY; default 5,000. */
   readonly lineEveryMs?: number;
@@ -32,7 +36,9 @@ export async function followRun(
   let lastLine = 0;
 
   for (;;) {
-    const counts = await countTasks(dataSource);
+    const { value: counts, ms: countMs } = await timed(() =>
+      countTasks(dataSource),
+    );
     const finished = counts.pending === 0 || ended || options.signal?.aborted;
     const line = formatProgress(
       counts,
@@ -49,9 +55,9 @@ export async function followRun(
       lastLine = Date.now();
     }
     if (finished) return counts;
-    await sleep(interval, undefined, { signal: options.signal }).catch(
-      () => undefined,
-    );
+    await sleep(pollDelayMs(interval, countMs), undefined, {
+      signal: options.signal,
+    }).catch(() => undefined);
   }
 }
 

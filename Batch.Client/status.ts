@@ -6,6 +6,7 @@ import { connect, requireTaskTable } from "../DataLayer/connect";
 import { readStatus } from "../DataLayer/readStatus";
 import { readDatabaseSettings } from "../ormconfig";
 import { formatStatus } from "./formatStatus";
+import { pollDelayMs, timed } from "./pollPacing";
 
 const USAGE = `Usage: npm run status -- [options]
 
@@ -61,8 +62,10 @@ async function show(dataSource: DataSource, json: boolean): Promise<void> {
 }
 
 /**
- * watch redraws the status every second until SIGINT or SIGTERM; the
- * signal ends the wait, so the command exits at once and cleanly.
+ * watch redraws the status every second, or less often over a queue so
+ * long that reading it takes over a ninth of that, until SIGINT or
+ * SIGTERM; the signal ends the wait, so the command exits at once and
+ * cleanly.
  */
 async function watch(dataSource: DataSource, json: boolean): Promise<void> {
   const stop = new AbortController();
@@ -71,12 +74,14 @@ async function watch(dataSource: DataSource, json: boolean): Promise<void> {
   process.once("SIGTERM", onSignal);
   try {
     while (!stop.signal.aborted) {
-      const status = await readStatus(dataSource);
+      const { value: status, ms: readMs } = await timed(() =>
+        readStatus(dataSource),
+      );
       if (json) console.log(JSON.stringify(status));
       else draw(formatStatus(status));
-      await sleep(WATCH_INTERVAL_MS, undefined, { signal: stop.signal }).catch(
-        () => undefined,
-      );
+      await sleep(pollDelayMs(WATCH_INTERVAL_MS, readMs), undefined, {
+        signal: stop.signal,
+      }).catch(() => undefined);
     }
   } finally {
     process.off("SIGINT", onSignal);

@@ -1,0 +1,24 @@
+/**
+ * A poller that reads the whole task table waits at least this many times
+ * as long as its last read took, so that its reads take at most a tenth
+ * of one of the database's cores: over a million tasks, counting them
+ * takes about 150 ms, which every half second would be a third.
+ */
+const WAIT_PER_READ = 9;
+
+/**
+ * pollDelayMs is how long a poller waits before its next read: its
+ * interval, or longer when the last read took over a ninth of that.
+ */
+export function pollDelayMs(intervalMs: number, lastReadMs: number): number {
+  return Math.max(intervalMs, Math.ceil(WAIT_PER_READ * lastReadMs));
+}
+
+/** timed runs `read` and gives its value and how long it took. */
+export async function timed<T>(
+  read: () => Promise<T>,
+): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await read();
+  return { value, ms: performance.now() - started };
+}
