@@ -4,7 +4,7 @@
  * of one of the database's cores: over a million tasks, counting them
  * takes about 150 ms, which every half second would be a third.
  */
-const WAIT_PER_READ = 9;
+export const WAIT_PER_READ = 9;
 
 /**
  * pollDelayMs is how long a poller waits before its next read: its

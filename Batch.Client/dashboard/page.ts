@@ -1,11 +1,14 @@
+import { WAIT_PER_READ } from "../pollPacing";
+
 /**
  * renderPage gives the dashboard's one page: markup, style and script
  * inline, nothing loaded from elsewhere, no build step. `nonce` marks the
  * inline script and style as the ones the Content-Security-Policy allows.
  *
- * The script polls the API every second and draws with the DOM only:
- * every text from the database goes through textContent or an attribute,
- * never through innerHTML, so a task's error cannot become markup.
+ * The script polls the API every second, or less often when a poll takes
+ * over a ninth of that, and draws with the DOM only: every text from the
+ * database goes through textContent or an attribute, never through
+ * innerHTML, so a task's error cannot become markup.
  */
 export function renderPage(nonce: string): string {
   return `<!doctype html>
@@ -153,6 +156,7 @@ const SCRIPT = `
 "use strict";
 (function () {
   var POLL_MS = 1000;
+  var WAIT_PER_READ = ${WAIT_PER_READ};
   var COLORS = ["#2f6fdf", "#12805c", "#c0362c", "#b7791f", "#7a3fc4",
     "#0e8a9a", "#d1497b", "#5b6b00", "#8a5a44", "#3d5a80"];
   var SVG = "http://www.w3.org/2000/svg";
@@ -360,7 +364,10 @@ const SCRIPT = `
       .then(function () { button.disabled = false; });
   }
 
+  // Each poll reads the whole task table; over a long queue, wait longer
+  // than POLL_MS, as npm run status -- --watch does.
   function poll() {
+    var started = Date.now();
     Promise.all([api("/api/status"), api("/api/throughput"),
       api("/api/results")])
       .then(function (bodies) {
@@ -375,7 +382,10 @@ const SCRIPT = `
         byId("connection").textContent = "not updating: " + error.message;
         byId("connection").className = "down";
       })
-      .then(function () { setTimeout(poll, POLL_MS); });
+      .then(function () {
+        var tookMs = Date.now() - started;
+        setTimeout(poll, Math.max(POLL_MS, WAIT_PER_READ * tookMs));
+      });
   }
 
   byId("requeue-all").addEventListener("click", function () {
