@@ -273,10 +273,15 @@ export class BatchRunner {
     let failuresInARow = 0;
 
     while (!this.stopping.signal.aborted) {
-      let claimed: number;
       try {
-        claimed = await this.runRound();
+        const claimed = await this.runRound();
         failuresInARow = 0;
+        // Inside the try: the waits query too, and a lost connection there
+        // is retried like a round's.
+        if (claimed === 0) {
+          if (!this.options.untilEmpty) await this.idle();
+          else if (!(await this.waitForUnfinished())) break;
+        }
       } catch (error) {
         if (isSerializationFailure(error)) {
           this.counters.serializationRetries += 1;
@@ -309,12 +314,6 @@ export class BatchRunner {
           retryInMs,
         });
         await this.pause(retryInMs);
-        continue;
-      }
-
-      if (claimed === 0) {
-        if (!this.options.untilEmpty) await this.idle();
-        else if (!(await this.waitForUnfinished())) break;
       }
     }
   }

@@ -412,6 +412,28 @@ describe("BatchRunner", function () {
     expect(stats.tasksDone).to.equal(0);
   });
 
+  it("retries when its wait on a held task loses its connection", async function () {
+    await queue(dataSource, [noteTask("held")]);
+
+    const { holder, running } = await startBesideHolder();
+    try {
+      await dataSource.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      await waitFor("the runner to wait on the held task again", async () => {
+        return (await lockWaiters(dataSource)) > 0;
+      });
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+
+    const stats = await running;
+    expect(stats.roundErrors).to.equal(1);
+    expect(stats.tasksDone).to.equal(1);
+  });
+
   it("retries a round that REPEATABLE READ refuses and runs the task once", async function () {
     await queue(dataSource, [noteTask("contended")]);
     let provoked = false;
