@@ -1,5 +1,5 @@
 import type { ClientBase, QueryResult } from "pg";
-import type { EntityManager, SelectQueryBuilder } from "typeorm";
+import type { EntityManager, ObjectLiteral, SelectQueryBuilder } from "typeorm";
 import { IsolationLevel, openTransaction } from "./beginTransaction";
 import { BatchJob } from "./entities/BatchJob";
 import { TaskStatus } from "./TaskStatus";
@@ -303,23 +303,39 @@ export interface IdRange {
   readonly highest: bigint;
 }
 
+/** QueueOutlook is what a runner reads now and then to place its claims. */
+export interface QueueOutlook {
+  /** The range of fresh task ids, where claims start; none when empty. */
+  readonly ids: IdRange | undefined;
+  /** As msUntilNextRetry tells it. */
+  readonly msUntilNextRetry: number | undefined;
+}
+
 /**
- * pendingIdRange reads the range of fresh task ids, where claims start,
- * or undefined when there is none. Two probes of the claim's index.
+ * readQueueOutlook reads the range of fresh task ids and when the next
+ * retry falls due, in one statement: two probes of the fresh index and one
+ * of the waiting index.
  */
-export async function pendingIdRange(
+export async function readQueueOutlook(
   manager: EntityManager,
-): Promise<IdRange | undefined> {
+): Promise<QueueOutlook> {
   const row = (await manager
     .createQueryBuilder(BatchJob, "job")
     .select("min(job.id)::text", "lowest")
     .addSelect("max(job.id)::text", "highest")
+    .addSelect(nextRetryWait, "waitMs")
     .where("job.status = :pending", { pending: TaskStatus.Pending })
     .andWhere("job.notBefore IS NULL")
-    .getRawOne()) as
-    { lowest: string | null; highest: string | null } | undefined;
-  if (row?.lowest == null || row.highest == null) return undefined;
-  return { lowest: BigInt(row.lowest), highest: BigInt(row.highest) };
+    .getRawOne()) as {
+    lowest: string | null;
+    highest: string | null;
+    waitMs: number | null;
+  };
+  const ids =
+    row.lowest === null || row.highest === null
+      ? undefined
+      : { lowest: BigInt(row.lowest), highest: BigInt(row.highest) };
+  return { ids, msUntilNextRetry: row.waitMs ?? undefined };
 }
 
 /**
@@ -330,14 +346,25 @@ export async function pendingIdRange(
 export async function msUntilNextRetry(
   manager: EntityManager,
 ): Promise<number | undefined> {
-  const row = (await manager
-    .createQueryBuilder(BatchJob, "job")
+  const row = (await nextRetryWait(
+    manager.createQueryBuilder(),
+  ).getRawOne()) as { waitMs: number | null } | undefined;
+  return row?.waitMs ?? undefined;
+}
+
+/**
+ * nextRetryWait makes `query` select, as `waitMs`, the milliseconds until
+ * the earliest retry falls due: one probe of the waiting index.
+ */
+function nextRetryWait(
+  query: SelectQueryBuilder<ObjectLiteral>,
+): SelectQueryBuilder<BatchJob> {
+  return query
     .select(
-      "ceil(extract(epoch from min(job.notBefore) - now()) * 1000)::float8",
+      "ceil(extract(epoch from min(waiting.notBefore) - now()) * 1000)::float8",
       "waitMs",
     )
-    .where("job.status = :pending", { pending: TaskStatus.Pending })
-    .andWhere("job.notBefore IS NOT NULL")
-    .getRawOne()) as { waitMs: number | null } | undefined;
-  return row?.waitMs ?? undefined;
+    .from(BatchJob, "waiting")
+    .where("waiting.status = :pending", { pending: TaskStatus.Pending })
+    .andWhere("waiting.notBefore IS NOT NULL");
 }

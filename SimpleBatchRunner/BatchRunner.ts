@@ -10,7 +10,7 @@ import {
   ClaimScope,
   IdRange,
   msUntilNextRetry,
-  pendingIdRange,
+  readQueueOutlook,
 } from "../DataLayer/claim";
 import type { BatchJob } from "../DataLayer/entities/BatchJob";
 import { commitOutcomes } from "../DataLayer/commitOutcomes";
@@ -451,9 +451,10 @@ export class BatchRunner {
     if (this.roundsStarted % HEAD_CLAIM_EVERY === 0)
       return { passOver: "held" };
     if (this.roundsSinceRange >= RANGE_REFRESH_ROUNDS) {
-      this.idRange = await pendingIdRange(this.side.manager);
-      const retryInMs = await msUntilNextRetry(this.side.manager);
-      this.retryDueAt = performance.now() + (retryInMs ?? Infinity);
+      const outlook = await readQueueOutlook(this.side.manager);
+      this.idRange = outlook.ids;
+      this.retryDueAt =
+        performance.now() + (outlook.msUntilNextRetry ?? Infinity);
       this.roundsSinceRange = 0;
     }
     this.roundsSinceRange += 1;

@@ -84,6 +84,11 @@ const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
     why: "a COPY naming tableOf and columnList; the rows travel as data",
   },
   {
+    file: "DataLayer/claim.ts",
+    expression: "nextRetryWait",
+    why: "a subquery built over BatchJob with constant conditions",
+  },
+  {
     file: "DataLayer/readStatus.ts",
     expression: 'runnerSession(attempt("runnerId"))',
     why: "a column behind RUNNER_SESSION_PREFIX, a constant",

@@ -11,7 +11,7 @@ import { beginTransaction } from "../../DataLayer/beginTransaction";
 import {
   claimPendingTasks,
   ClaimScope,
-  pendingIdRange,
+  readQueueOutlook,
 } from "../../DataLayer/claim";
 import { BatchJob } from "../../DataLayer/entities/BatchJob";
 import { migrate } from "../../DataLayer/migrate";
@@ -136,10 +136,18 @@ describe("BatchRunner", function () {
     );
 
     expect(claimed.map((job) => job.id)).to.deep.equal(["4", "5", "6", "1"]);
-    expect(await pendingIdRange(manager)).to.deep.equal({
-      lowest: 1n,
-      highest: 6n,
+    expect(await readQueueOutlook(manager)).to.deep.equal({
+      ids: { lowest: 1n, highest: 6n },
+      msUntilNextRetry: undefined,
     });
+    // A task waiting to retry is not where claims start, but it is told.
+    await queue(dataSource, [noteTask("7")]);
+    await dataSource.query(
+      "UPDATE blog.batchjob SET notbefore = now() + interval '1 hour' WHERE id = 7",
+    );
+    const outlook = await readQueueOutlook(manager);
+    expect(outlook.ids).to.deep.equal({ lowest: 1n, highest: 6n });
+    expect(outlook.msUntilNextRetry).to.be.within(3_590_000, 3_600_000);
   });
 
   it("runs `concurrency` rounds at once, each with its own transaction", async function () {
