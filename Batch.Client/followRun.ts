@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import { countTasks, TaskCounts } from "../DataLayer/countTasks";
-import { pollDelayMs, timed } from "./pollPacing";
+import { pauseBeforeNextRead, timed } from "./pollPacing";
 
 /** FollowOptions tune how a run is followed. */
 export interface FollowOptions {
@@ -55,9 +54,7 @@ export async function followRun(
       lastLine = Date.now();
     }
     if (finished) return counts;
-    await sleep(pollDelayMs(interval, countMs), undefined, {
-      signal: options.signal,
-    }).catch(() => undefined);
+    await pauseBeforeNextRead(interval, countMs, options.signal);
   }
 }
 

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
 /**
  * A poller that reads the whole task table waits at least this many times
  * as long as its last read took, so that its reads take at most a tenth
@@ -12,6 +14,20 @@ export const WAIT_PER_READ = 9;
  */
 export function pollDelayMs(intervalMs: number, lastReadMs: number): number {
   return Math.max(intervalMs, Math.ceil(WAIT_PER_READ * lastReadMs));
+}
+
+/**
+ * pauseBeforeNextRead waits pollDelayMs, or until `signal` aborts, which
+ * ends the wait without an error.
+ */
+export async function pauseBeforeNextRead(
+  intervalMs: number,
+  lastReadMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  await sleep(pollDelayMs(intervalMs, lastReadMs), undefined, {
+    signal,
+  }).catch(() => undefined);
 }
 
 /** timed runs `read` and gives its value and how long it took. */

@@ -1,12 +1,11 @@
 import "reflect-metadata";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import { parseCommandLine, runCommand } from "../Contracts/commandLine";
 import { connect, requireTaskTable } from "../DataLayer/connect";
 import { readStatus } from "../DataLayer/readStatus";
 import { readDatabaseSettings } from "../ormconfig";
 import { formatStatus } from "./formatStatus";
-import { pollDelayMs, timed } from "./pollPacing";
+import { pauseBeforeNextRead, timed } from "./pollPacing";
 
 const USAGE = `Usage: npm run status -- [options]
 
@@ -79,9 +78,7 @@ async function watch(dataSource: DataSource, json: boolean): Promise<void> {
       );
       if (json) console.log(JSON.stringify(status));
       else draw(formatStatus(status));
-      await sleep(pollDelayMs(WATCH_INTERVAL_MS, readMs), undefined, {
-        signal: stop.signal,
-      }).catch(() => undefined);
+      await pauseBeforeNextRead(WATCH_INTERVAL_MS, readMs, stop.signal);
     }
   } finally {
     process.off("SIGINT", onSignal);

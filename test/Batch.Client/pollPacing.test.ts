@@ -1,5 +1,9 @@
 import { expect } from "chai";
-import { pollDelayMs, timed } from "../../Batch.Client/pollPacing";
+import {
+  pauseBeforeNextRead,
+  pollDelayMs,
+  timed,
+} from "../../Batch.Client/pollPacing";
 
 describe("pollDelayMs", function () {
   it("keeps the interval while reads are quick", function () {
@@ -13,6 +17,19 @@ describe("pollDelayMs", function () {
       expect(readMs / (readMs + delayMs), `${readMs} ms`).to.be.at.most(0.1);
       expect(delayMs).to.be.below(readMs * 9 + 1);
     }
+  });
+});
+
+describe("pauseBeforeNextRead", function () {
+  it("ends at once, without an error, when its signal aborts", async function () {
+    const stop = new AbortController();
+    const started = performance.now();
+    const pause = pauseBeforeNextRead(60_000, 0, stop.signal);
+
+    stop.abort();
+    await pause;
+
+    expect(performance.now() - started).to.be.below(1_000);
   });
 });
 
