@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import { beginTransaction } from "./beginTransaction";
-import { BatchJob } from "./entities/BatchJob";
+import { claimable, QueuePart } from "./claim";
 import { SqlState, sqlStateOf } from "./sqlState";
 import { TaskStatus } from "./TaskStatus";
 
@@ -57,24 +57,20 @@ export async function awaitHeldTask(
 }
 
 /**
- * lockFirst takes the weakest row lock on the first pending task of one of
- * the claim's indexes that is due, waiting while another round holds it,
- * and tells whether it found one. The lock ends with the transaction; a
- * claim that meets it meanwhile skips the row for that instant.
+ * lockFirst takes the weakest row lock on the first task of one part of
+ * the queue that a claim would take, waiting while another round holds
+ * it, and tells whether it found one. The lock ends with the transaction;
+ * a claim that meets it meanwhile skips the row for that instant.
  */
 async function lockFirst(
   queryRunner: QueryRunner,
-  index: "fresh" | "due",
+  part: QueuePart,
 ): Promise<boolean> {
-  const query = queryRunner.manager
-    .createQueryBuilder(BatchJob, "job")
+  const row = await claimable(queryRunner.manager, part)
     .select("job.id", "id")
-    .where("job.status = :pending", { pending: TaskStatus.Pending });
-  if (index === "fresh") {
-    query.andWhere("job.notBefore IS NULL").orderBy("job.id", "ASC");
-  } else {
-    query.andWhere("job.notBefore <= now()").orderBy("job.notBefore", "ASC");
-  }
-  const row = await query.limit(1).setLock("for_key_share").getRawOne();
+    .setParameter("pending", TaskStatus.Pending)
+    .limit(1)
+    .setLock("for_key_share")
+    .getRawOne();
   return row !== undefined;
 }

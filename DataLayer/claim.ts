@@ -242,20 +242,15 @@ function claimStatement(
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
 
-  const fresh = lockPending(manager, passOver).andWhere(
-    "job.notBefore IS NULL",
-  );
+  const fresh = lockPending(manager, "fresh", passOver);
   if (range !== "all") fresh.andWhere(`job.id ${range} :from`);
-  fresh.orderBy("job.id", "ASC");
   // TypeORM writes a LIMIT only as a number; PostgreSQL takes the LIMIT
   // after the lock clause too, so it is added at the end.
   let sql: string;
   if (!dueRetries) {
     sql = `${fresh.getQuery()} LIMIT ${limit}`;
   } else {
-    const due = lockPending(manager, passOver)
-      .andWhere("job.notBefore <= now()")
-      .orderBy("job.notBefore", "ASC");
+    const due = lockPending(manager, "due", passOver);
     sql =
       `WITH due AS (${due.getQuery()} LIMIT ${limit}), ` +
       `fresh AS (${fresh.getQuery()} ` +
@@ -283,18 +278,41 @@ function claimStatement(
 }
 
 /**
- * lockPending selects the pending rows that the claim's filter lets
- * through, locking each as it is read and skipping those already locked.
+ * lockPending selects the tasks of one part of the queue that the claim's
+ * filter lets through, locking each as it is read and skipping those
+ * already locked.
  */
 function lockPending(
   manager: EntityManager,
+  part: QueuePart,
   passOver: PassOver | undefined,
+): SelectQueryBuilder<BatchJob> {
+  const query = claimable(manager, part);
+  if (passOver !== undefined) query.andWhere(PASS_OVER[passOver]);
+  return query.setLock("pessimistic_write").setOnLocked("skip_locked");
+}
+
+/**
+ * The two parts of the queue that claims take from, each through its own
+ * index: fresh tasks, and retries that are due.
+ */
+export type QueuePart = "fresh" | "due";
+
+/**
+ * claimable selects, as "job", the tasks of one part of the queue that a
+ * claim may take, in the order it takes them: fresh tasks by id, due
+ * retries earliest first. Its `:pending` is left for the caller to set.
+ */
+export function claimable(
+  manager: EntityManager,
+  part: QueuePart,
 ): SelectQueryBuilder<BatchJob> {
   const query = manager
     .createQueryBuilder(BatchJob, "job")
     .where("job.status = :pending");
-  if (passOver !== undefined) query.andWhere(PASS_OVER[passOver]);
-  return query.setLock("pessimistic_write").setOnLocked("skip_locked");
+  return part === "fresh"
+    ? query.andWhere("job.notBefore IS NULL").orderBy("job.id", "ASC")
+    : query.andWhere("job.notBefore <= now()").orderBy("job.notBefore", "ASC");
 }
 
 /** IdRange is the lowest and highest id of the pending tasks. */
