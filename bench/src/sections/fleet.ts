@@ -1,6 +1,6 @@
 import {
   buildNoopTasks,
-  countPending,
+  anyPending,
   countHeartbeats,
   enqueueAll,
   launchRunners,
@@ -188,7 +188,7 @@ async function launchOurs(
     "--isolation",
     config.isolation,
   ]);
-  const drained = async () => (await countPending(dataSource)) === 0;
+  const drained = async () => !(await anyPending(dataSource));
   await readyOrStopped(
     runners,
     `${processes} runners' first heartbeats`,
@@ -244,11 +244,7 @@ async function launchPeer(
       await peer.enqueue(tasks, firstSeq, { atOnce: true });
       queued += tasks;
       const total = queued;
-      await drainedBy(
-        workers,
-        async () => (await peer.done(total)) >= total,
-        tasks,
-      );
+      await drainedBy(workers, () => peer.drained(total), tasks);
     },
     async stop() {
       // The workers report their last job's end as they stop.

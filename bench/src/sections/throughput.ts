@@ -1,6 +1,6 @@
 import {
   buildNoopTasks,
-  countPending,
+  anyPending,
   enqueueAll,
   launchRunners,
   resetTaskTables,
@@ -166,7 +166,7 @@ async function drainOurs(
   ]);
   const end = await waitForDrain(
     runners,
-    async () => (await countPending(dataSource)) === 0,
+    async () => !(await anyPending(dataSource)),
     { tasks, intervalMs: POLL_MS },
   );
   const exits = await awaitExits(runners, 30_000);
@@ -213,11 +213,10 @@ async function drainPeer(
     if (line.startsWith("first "))
       firstStart = Math.min(firstStart, Number(line.slice(6)));
   });
-  const end = await waitForDrain(
-    workers,
-    async () => (await peer.done(tasks)) >= tasks,
-    { tasks, intervalMs: POLL_MS },
-  );
+  const end = await waitForDrain(workers, () => peer.drained(tasks), {
+    tasks,
+    intervalMs: POLL_MS,
+  });
   const exits = await stopAll(workers);
   const done = await peer.done(tasks);
 
