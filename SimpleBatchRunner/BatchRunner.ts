@@ -530,6 +530,8 @@ export class BatchRunner {
     attempts: ReadonlyMap<string, number>,
     spent: Set<string>,
   ): Promise<BatchJob[]> {
+    // The map holds only tasks claimed before; most rounds have none.
+    if (attempts.size === 0) return claimed;
     const attemptOf = (job: BatchJob) => attempts.get(job.id) ?? 1;
     const runnable = claimed.filter((job) => attemptOf(job) <= job.maxAttempts);
     const suspect = runnable.find((job) => attemptOf(job) > 1);
