@@ -58,6 +58,10 @@ export const QUICK: Plan = {
     { batchSize: 1, concurrency: 1, isolation: RC },
     { batchSize: 1, concurrency: 10, isolation: RR },
     { batchSize: 100, concurrency: 1, isolation: RR },
+    // With 20 processes, 1,000 in two lanes holds 40,000 tasks at once,
+    // and claims pass over ever more of them as the queue drains; 500 in
+    // one lane holds 10,000.
+    { batchSize: 500, concurrency: 1, isolation: RR },
     { batchSize: 1000, concurrency: 2, isolation: RR },
     { batchSize: 1000, concurrency: 2, isolation: RC },
   ],
@@ -67,6 +71,7 @@ export const QUICK: Plan = {
   batchedThroughputTasks: 100_000,
   fleetRunnerConfigs: [
     { batchSize: 100, concurrency: 1, isolation: RR },
+    { batchSize: 500, concurrency: 1, isolation: RR },
     { batchSize: 1000, concurrency: 2, isolation: RR },
   ],
   fleetWarmupTasks: 2_000,
@@ -111,7 +116,7 @@ export const FULL: Plan = {
   enqueueSizes: [100_000, 1_000_000],
   processCounts: [1, 4, 20],
   runnerConfigs: [
-    ...[1, 10, 100, 1000].flatMap((batchSize) =>
+    ...[1, 10, 100, 500, 1000].flatMap((batchSize) =>
       [RR, RC].flatMap((isolation: RunnerConfig["isolation"]) =>
         [1, 2].map((concurrency) => ({ batchSize, concurrency, isolation })),
       ),
@@ -120,7 +125,7 @@ export const FULL: Plan = {
   ],
   throughputTasks: 20_000,
   batchedThroughputTasks: 400_000,
-  fleetRunnerConfigs: [10, 100, 1000].flatMap((batchSize) =>
+  fleetRunnerConfigs: [10, 100, 500, 1000].flatMap((batchSize) =>
     [1, 2].map((concurrency) => ({ batchSize, concurrency, isolation: RR })),
   ),
   fleetWarmupTasks: 5_000,
