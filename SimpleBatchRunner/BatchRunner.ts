@@ -19,6 +19,7 @@ import {
   isSerializationFailure,
 } from "../DataLayer/sqlState";
 import { TaskStatus } from "../DataLayer/TaskStatus";
+import { DeadlineTimer } from "./DeadlineTimer";
 import { Heartbeat } from "./Heartbeat";
 import { noMetrics, RunnerMetrics, TaskEnd } from "./metrics";
 import type { RunnerOptions } from "./RunnerOptions";
@@ -70,6 +71,15 @@ export interface RunnerDependencies {
  * such as when a grant or a table is missing.
  */
 export class RunnerFailedError extends BatchError {}
+
+/** RoundState is what the tasks of one round share as they run in turn. */
+interface RoundState {
+  readonly taskIds: readonly string[];
+  /** The round's statement timeout so far; runTask updates it. */
+  statementTimeoutMs: number | undefined;
+  /** One timer for the tasks' time limits, which must not outlive it. */
+  readonly deadlines: DeadlineTimer;
+}
 
 /** RoundGivenBackError: a round was rolled back on purpose, not by a fault. */
 class RoundGivenBackError extends BatchError {
@@ -478,42 +488,63 @@ export class BatchRunner {
     const attempts = await countAttempts(this.side, this.options.runnerId, ids);
     for (const id of ids) spent.add(id);
     const jobs = await this.isolateSuspects(claimed, attempts, spent);
-    const ended: EndedTask[] = [];
-    const round = { statementTimeoutMs: undefined as number | undefined };
+    const round: RoundState = {
+      taskIds: ids,
+      statementTimeoutMs: undefined,
+      deadlines: new DeadlineTimer(),
+    };
 
-    for (const job of jobs) {
-      const attempt = attempts.get(job.id) ?? 1;
-      const log = lazyChild(this.log, {
-        taskId: job.id,
-        taskClass: job.className,
-        attempt,
-      });
-      if (attempt > job.maxAttempts) {
-        ended.push(giveUpTask(job, attempt, this.now()));
-        continue;
+    try {
+      const ended: EndedTask[] = [];
+      for (const job of jobs) {
+        const attempt = attempts.get(job.id) ?? 1;
+        ended.push(await this.runJob(queryRunner, job, attempt, round));
       }
-      const limitMs = job.timeoutMs ?? this.options.taskTimeoutMs;
-      const result = await runTask({
-        sideDataSource: this.side,
-        queryRunner,
-        job,
-        registry: this.deps.registry,
-        runnerId: this.options.runnerId,
-        log,
-        limitMs,
-        round,
-        shutdown: this.shutdown,
-        now: this.now,
-      });
-      if (result.kind === "cut-off")
-        throw new RoundGivenBackError("shutdown", ids);
-      if (result.kind === "abandoned") {
-        log.warn("Task ignored its abort signal; rolling back its round");
-        throw new RoundGivenBackError("abandoned", ids);
-      }
-      ended.push(concludeTask(job, attempt, result, this.options));
+      return ended;
+    } finally {
+      round.deadlines.dispose();
     }
-    return ended;
+  }
+
+  /**
+   * runJob runs one claimed task of the round and tells how it ended.
+   *
+   * @throws {RoundGivenBackError} when the round must be rolled back.
+   */
+  private async runJob(
+    queryRunner: QueryRunner,
+    job: BatchJob,
+    attempt: number,
+    round: RoundState,
+  ): Promise<EndedTask> {
+    const log = lazyChild(this.log, {
+      taskId: job.id,
+      taskClass: job.className,
+      attempt,
+    });
+    if (attempt > job.maxAttempts) return giveUpTask(job, attempt, this.now());
+
+    const result = await runTask({
+      sideDataSource: this.side,
+      queryRunner,
+      job,
+      registry: this.deps.registry,
+      runnerId: this.options.runnerId,
+      log,
+      limitMs: job.timeoutMs ?? this.options.taskTimeoutMs,
+      round,
+      deadlines: round.deadlines,
+      shutdown: this.shutdown,
+      now: this.now,
+    });
+    if (result.kind === "cut-off") {
+      throw new RoundGivenBackError("shutdown", round.taskIds);
+    }
+    if (result.kind === "abandoned") {
+      log.warn("Task ignored its abort signal; rolling back its round");
+      throw new RoundGivenBackError("abandoned", round.taskIds);
+    }
+    return concludeTask(job, attempt, result, this.options);
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   SqlState,
   sqlStateOf,
 } from "../DataLayer/sqlState";
+import type { DeadlineTimer } from "./DeadlineTimer";
 import { StopSwitch } from "./StopSwitch";
 
 /** How long a task may take to give up once it was told to stop. */
@@ -41,6 +42,8 @@ export interface TaskRun {
   readonly limitMs: number;
   /** The round's statement timeout so far; runTask updates it. */
   readonly round: { statementTimeoutMs: number | undefined };
+  /** Keeps the time limits of the round's tasks, which run in turn. */
+  readonly deadlines: DeadlineTimer;
   /** Flipped when the runner's shutdown grace has run out. */
   readonly shutdown: StopSwitch;
   readonly now: () => Date;
@@ -61,16 +64,19 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
   const savepoint = savepointBeforeFirstQuery(run);
 
   const stop = new StopSwitch();
-  const timer = setTimeout(
-    () => stop.stop(new TaskTimeoutError(job.id, run.limitMs)),
-    run.limitMs,
-  );
-  const unsubscribe = run.shutdown.subscribe((reason) => stop.stop(reason));
   let cancelling: Promise<void> | undefined;
-  stop.subscribe(() => (cancelling = cancelBackend(run)));
+  const halt = (reason: unknown) => {
+    if (stop.stopped) return;
+    stop.stop(reason);
+    cancelling = cancelBackend(run);
+  };
+  run.deadlines.watch(run.limitMs, () =>
+    halt(new TaskTimeoutError(job.id, run.limitMs)),
+  );
+  const unsubscribe = run.shutdown.subscribe(halt);
 
   const outcome = await settleWithin(execute(run, stop, lines), stop);
-  clearTimeout(timer);
+  run.deadlines.clear();
   unsubscribe();
   const ended = { startedAt, stoppedAt: run.now() };
 
