@@ -1,7 +1,8 @@
-import { instanceToPlain, plainToInstance } from "class-transformer";
+import { instanceToPlain } from "class-transformer";
 import { validateSync, type ValidationError } from "./validators";
 import type { IContract } from "./IContract";
 import type { ITaskfy } from "./ITaskfy";
+import { plainToContract } from "./plainToContract";
 import {
   ContractInvalidError,
   ContractMismatchError,
@@ -147,7 +148,7 @@ export class TaskRegistry {
       );
     }
 
-    const contract = plainToInstance(contractClass, plain);
+    const contract = plainToContract(contractClass, plain);
     if (!this.onlyExposedKeys(contractClass, plain)) {
       refuseUndeclaredKeys(contractName, plain, contract);
     }
