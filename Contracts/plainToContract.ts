@@ -84,7 +84,10 @@ function readRenames(contractClass: Constructor<object>): Renames | null {
     const key = options.name ?? propertyName;
     const taken =
       renames.has(key) || [...renames.values()].includes(propertyName);
-    if (taken || !onlyRenames(contractClass, probe, propertyName, options)) {
+    if (
+      taken ||
+      !onlyRenames(contractClass, probe, propertyName, key, options)
+    ) {
       return null;
     }
     renames.set(key, propertyName);
@@ -94,15 +97,15 @@ function readRenames(contractClass: Constructor<object>): Renames | null {
 
 /**
  * onlyRenames tells whether plainToInstance fills `propertyName` by plain
- * assignment of the JSON value, under the key its options name.
+ * assignment of the JSON value under `key`, the name its options give.
  */
 function onlyRenames(
   contractClass: Constructor<object>,
   probe: Record<string, unknown>,
   propertyName: string,
+  key: string,
   options: object,
 ): boolean {
-  const key = (options as { name?: string }).name ?? propertyName;
   return (
     Object.keys(options).every((option) => option === "name") &&
     key !== "__proto__" &&

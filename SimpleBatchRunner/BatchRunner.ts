@@ -533,7 +533,6 @@ export class BatchRunner {
       log,
       limitMs: job.timeoutMs ?? this.options.taskTimeoutMs,
       round,
-      deadlines: round.deadlines,
       shutdown: this.shutdown,
       now: this.now,
     });

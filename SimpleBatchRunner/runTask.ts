@@ -40,10 +40,13 @@ export interface TaskRun {
   readonly runnerId: string;
   readonly log: Logger;
   readonly limitMs: number;
-  /** The round's statement timeout so far; runTask updates it. */
-  readonly round: { statementTimeoutMs: number | undefined };
-  /** Keeps the time limits of the round's tasks, which run in turn. */
-  readonly deadlines: DeadlineTimer;
+  /** What the round's tasks share as they run in turn. */
+  readonly round: {
+    /** The round's statement timeout so far; runTask updates it. */
+    statementTimeoutMs: number | undefined;
+    /** Keeps the time limits of the round's tasks. */
+    readonly deadlines: DeadlineTimer;
+  };
   /** Flipped when the runner's shutdown grace has run out. */
   readonly shutdown: StopSwitch;
   readonly now: () => Date;
@@ -70,13 +73,13 @@ export async function runTask(run: TaskRun): Promise<TaskResult> {
     stop.stop(reason);
     cancelling = cancelBackend(run);
   };
-  run.deadlines.watch(run.limitMs, () =>
+  run.round.deadlines.watch(run.limitMs, () =>
     halt(new TaskTimeoutError(job.id, run.limitMs)),
   );
   const unsubscribe = run.shutdown.subscribe(halt);
 
   const outcome = await settleWithin(execute(run, stop, lines), stop);
-  run.deadlines.clear();
+  run.round.deadlines.clear();
   unsubscribe();
   const ended = { startedAt, stoppedAt: run.now() };
 
