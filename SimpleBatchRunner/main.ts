@@ -1,5 +1,6 @@
 import "./inliningBudget";
 import "reflect-metadata";
+import { typeormSource } from "./startup/loadTypeorm";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
@@ -105,7 +106,11 @@ async function main(): Promise<number> {
   // First, so that a supervisor stopping a runner that is still starting
   // gets a clean exit 0 rather than a death by signal.
   const shutdown = watchShutdownSignals(log);
-  log.debug("Runner starting", { runnerId: options.runnerId });
+  log.debug("Runner starting", { runnerId: options.runnerId, typeormSource });
+  if (typeormSource.from === "node_modules" && typeormSource.stale) {
+    // Only slower to start: the runner works the same either way.
+    log.warn(`TypeORM loaded from node_modules: ${typeormSource.reason}`);
+  }
   loadTaskModules(args.tasks ?? []);
   const settings = readDatabaseSettings();
 

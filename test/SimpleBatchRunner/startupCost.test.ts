@@ -21,6 +21,8 @@ interface LoadedModules {
   readonly fetch: boolean;
   /** class-validator's index, which loads every validator it has. */
   readonly classValidatorIndex: boolean;
+  /** Files loaded from node_modules/typeorm rather than from its bundle. */
+  readonly typeormFiles: number;
 }
 
 /**
@@ -37,6 +39,8 @@ async function loadedBy(
         fetch: process.moduleLoadList.some((name) => name.includes("undici")),
         classValidatorIndex: Object.keys(require.cache).some((file) =>
           file.endsWith(require("node:path").join("class-validator", "cjs", "index.js"))),
+        typeormFiles: Object.keys(require.cache).filter((file) =>
+          file.includes(require("node:path").join("node_modules", "typeorm", ""))).length,
       };
       process.stderr.write("\\nLOADED " + JSON.stringify(report) + "\\n");
     });
@@ -66,22 +70,29 @@ describe("what a runner loads at start-up", function () {
     await database?.drop();
   });
 
-  it("sees what a plain require of pg or class-validator loads", async function () {
-    const loaded = await loadedBy(`require("pg"); require("class-validator");`);
+  it("sees what a plain require of pg, class-validator or TypeORM loads", async function () {
+    const loaded = await loadedBy(
+      `require("pg"); require("class-validator"); require("typeorm");`,
+    );
     expect(loaded.classValidatorIndex).to.equal(true);
+    expect(loaded.typeormFiles).to.be.greaterThan(100);
     // Node 21 and later define navigator themselves, and pg then skips fetch.
     const major = Number(process.versions.node.split(".")[0]);
     if (major < 21) expect(loaded.fetch).to.equal(true);
   });
 
-  it("runs a claim without loading Node's fetch stack or class-validator's index", async function () {
+  it("runs a claim without loading Node's fetch stack, class-validator's index or TypeORM's files", async function () {
     const loaded = await loadedBy(
       `process.argv = [process.argv[0], ${JSON.stringify(RUNNER)},
          "--until-empty", "--id", "startup-probe"];
        require(${JSON.stringify(RUNNER)});`,
       { ...database.env, LOG_LEVEL: "warn" },
     );
-    expect(loaded).to.deep.equal({ fetch: false, classValidatorIndex: false });
+    expect(loaded).to.deep.equal({
+      fetch: false,
+      classValidatorIndex: false,
+      typeormFiles: 0,
+    });
   });
 });
 
