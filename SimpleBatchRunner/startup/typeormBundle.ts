@@ -49,7 +49,10 @@ interface CommonJsLoader {
 }
 const loader = Module as unknown as CommonJsLoader;
 
-/** installedTypeormVersion reads the version in node_modules. */
+/**
+ * installedTypeormVersion reads the version in node_modules. It resolves
+ * "typeorm", so it must run before useTypeormBundle sends that elsewhere.
+ */
 export function installedTypeormVersion(): string {
   // The package's exports hide package.json; its directory does not.
   const entry = require.resolve("typeorm");
@@ -67,7 +70,9 @@ export function compileBundle(cachedData?: Buffer): vm.Script {
   return new vm.Script(Module.wrap(readFileSync(BUNDLE_FILE, "utf8")), {
     filename: BUNDLE_FILE,
     cachedData,
-    // TypeORM imports entity files given as paths with import().
+    // TypeORM imports entity files given as paths with import(); without
+    // this, import() fails inside a vm.Script. Node.js warns that the
+    // option is experimental, once, and only if import() is used.
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
 }
