@@ -1,7 +1,13 @@
 import type { ClientBase, QueryResult } from "pg";
 import type { EntityManager, ObjectLiteral, SelectQueryBuilder } from "typeorm";
-import { IsolationLevel, openTransaction } from "./beginTransaction";
+import {
+  IsolationLevel,
+  markTransactionClosed,
+  openTransaction,
+} from "./beginTransaction";
+import type { RoundCommit } from "./commitOutcomes";
 import { BatchJob } from "./entities/BatchJob";
+import { COMMITTED_TAG, sendStatements } from "./sendStatements";
 import { TaskStatus } from "./TaskStatus";
 
 /**
@@ -37,6 +43,13 @@ export interface ClaimScope {
    * must have none open.
    */
   readonly begin?: IsolationLevel;
+  /**
+   * Commit the round the manager's query runner has open, on the same
+   * connection, ahead of `begin` in the claim's round trip: a runner that
+   * claims again at once spares a round trip per round. Once the claim
+   * has ended, thrown or not, the commit tells whether it ran.
+   */
+  readonly commitFirst?: RoundCommit;
 }
 
 /**
@@ -62,11 +75,12 @@ export async function claimPendingTasks(
   limit: number,
   scope: ClaimScope = {},
 ): Promise<BatchJob[]> {
-  const { from, passOver, freshOnly = false, begin } = scope;
+  const { from, passOver, freshOnly = false, begin, commitFirst } = scope;
   const above = await claimQuery(manager, limit, from, ">=", {
     passOver,
     dueRetries: !freshOnly,
     begin,
+    commitFirst,
   });
   if (above.length === limit || from === undefined) return above;
   // Due retries were offered in the first part.
@@ -99,6 +113,7 @@ interface ClaimParts {
   /** Due retries first, then fresh tasks; else fresh tasks alone. */
   readonly dueRetries: boolean;
   readonly begin?: IsolationLevel;
+  readonly commitFirst?: RoundCommit;
 }
 
 async function claimQuery(
@@ -106,7 +121,7 @@ async function claimQuery(
   limit: number,
   from: string | undefined,
   side: ">=" | "<",
-  { passOver, dueRetries, begin }: ClaimParts,
+  { passOver, dueRetries, begin, commitFirst }: ClaimParts,
 ): Promise<BatchJob[]> {
   const statement = claimStatement(
     manager,
@@ -123,7 +138,7 @@ async function claimQuery(
     statement.sql,
     parameters,
   );
-  const rows = await sendClaim(manager, begin, sql, values);
+  const rows = await sendClaim(manager, { begin, commitFirst }, sql, values);
   return rows.map((row) => {
     const job = new BatchJob();
     for (const set of statement.setters) set(row, job);
@@ -146,14 +161,15 @@ const PLAN_AS_BEFORE = "SET LOCAL enable_sort TO DEFAULT";
 /**
  * sendClaim runs the claim in one simple-protocol query that carries
  * several statements but no parameters (the values go in as literals quoted
- * by the driver): with `begin`, the one that opens the manager's
- * transaction at that level first, and around the claim those that keep
- * its plan a walk in order. A manager without a query runner has no
- * transaction to set the plan in, and runs the claim alone.
+ * by the driver): with `commitFirst`, the statements that commit the
+ * previous round first; with `begin`, the one that opens the manager's
+ * transaction at that level; and around the claim those that keep its plan
+ * a walk in order. A manager without a query runner has no transaction to
+ * set the plan in, and runs the claim alone.
  */
 async function sendClaim(
   manager: EntityManager,
-  begin: IsolationLevel | undefined,
+  { begin, commitFirst }: Pick<ClaimParts, "begin" | "commitFirst">,
   sql: string,
   values: readonly unknown[],
 ): Promise<Record<string, unknown>[]> {
@@ -166,19 +182,45 @@ async function sendClaim(
     }
     return (await manager.query(sql, values)) as Record<string, unknown>[];
   }
+  if (commitFirst !== undefined && begin === undefined) {
+    throw new TypeError(
+      "Cannot commit ahead of a claim that begins no transaction of its own",
+    );
+  }
+  const closing = commitFirst?.statements ?? [];
+  // Either transaction, the committed round's or the claim's, is open
+  // when the query fails: the caller rolls back as after any failure.
+  if (commitFirst !== undefined) markTransactionClosed(queryRunner);
   const opening =
     begin === undefined ? [] : [openTransaction(queryRunner, begin)];
   const client = (await queryRunner.connect()) as ClientBase;
   const statements = [
+    ...closing,
     ...opening,
     WALK_IN_ORDER,
     inlineValues(client, sql, values),
     PLAN_AS_BEFORE,
   ];
-  const results = (await client.query(
-    statements.join("; "),
-  )) as unknown as QueryResult[];
-  return results[opening.length + 1].rows as Record<string, unknown>[];
+  const completedTags: string[] = [];
+  let results: QueryResult[];
+  try {
+    results = await sendStatements(
+      statements.join("; "),
+      client,
+      completedTags,
+    );
+  } catch (error) {
+    if (commitFirst === undefined) throw error;
+    const committed = completedTags[closing.length - 1] === COMMITTED_TAG;
+    if (!committed) throw commitFirst.failure(error);
+    commitFirst.settle(true);
+    throw error;
+  }
+  commitFirst?.settle(true);
+  return results[closing.length + opening.length + 1].rows as Record<
+    string,
+    unknown
+  >[];
 }
 
 /** inlineValues puts each `$n` placeholder's value in as a literal. */

@@ -48,26 +48,69 @@ export async function commitOutcomes(
   runnerId: string,
   outcomes: readonly TaskOutcome[],
 ): Promise<void> {
-  const commit = closeTransaction(queryRunner);
+  const commit = new RoundCommit(queryRunner, runnerId, outcomes);
   const client = (await queryRunner.connect()) as ClientBase;
-  const statements =
-    outcomes.length === 0
-      ? [commit]
-      : [recordEveryOutcome(queryRunner.manager, runnerId, outcomes), commit];
   try {
-    await client.query(statements.join("; "));
+    await client.query(commit.statements.join("; "));
   } catch (error) {
-    if (sqlStateOf(error) === SqlState.ClaimLost) {
-      const recorded = Number((error as { detail?: string }).detail);
-      throw new ClaimLostError(
-        outcomes.map((outcome) => outcome.id),
-        recorded,
-        { cause: error },
-      );
-    }
-    throw error;
+    throw commit.failure(error);
   }
+  commit.settle(true);
   markTransactionClosed(queryRunner);
+}
+
+/**
+ * RoundCommit is a round's outcomes and its COMMIT as statements, for a
+ * caller that sends more after them in the same round trip: the next
+ * round's claim, on the same connection. Once that query has ended, the
+ * caller tells `settle` whether the COMMIT ran, which a failure of a
+ * later statement does not undo, and marks the query runner's
+ * transaction as it then stands.
+ */
+export class RoundCommit {
+  readonly statements: readonly string[];
+  private ran: boolean | undefined;
+
+  /**
+   * @throws {TypeError} when a transaction that a task opened inside the
+   *   round is still open.
+   */
+  constructor(
+    queryRunner: QueryRunner,
+    runnerId: string,
+    private readonly outcomes: readonly TaskOutcome[],
+  ) {
+    const commit = closeTransaction(queryRunner);
+    this.statements =
+      outcomes.length === 0
+        ? [commit]
+        : [recordEveryOutcome(queryRunner.manager, runnerId, outcomes), commit];
+  }
+
+  /** Whether the COMMIT ran; undefined until the query ended. */
+  get committed(): boolean | undefined {
+    return this.ran;
+  }
+
+  /** settle records whether the COMMIT ran. */
+  settle(committed: boolean): void {
+    this.ran = committed;
+  }
+
+  /**
+   * failure gives the error to throw for one that ended the query before
+   * the COMMIT ran: a ClaimLostError when a held row was missing.
+   */
+  failure(error: unknown): unknown {
+    this.settle(false);
+    if (sqlStateOf(error) !== SqlState.ClaimLost) return error;
+    const recorded = Number((error as { detail?: string }).detail);
+    return new ClaimLostError(
+      this.outcomes.map((outcome) => outcome.id),
+      recorded,
+      { cause: error },
+    );
+  }
 }
 
 /**

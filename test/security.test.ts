@@ -30,6 +30,9 @@ const SQL_METHODS = new Set([
   "addOrderBy",
 ]);
 
+/** Functions, not methods, whose first argument is SQL text. */
+const SQL_FUNCTIONS = new Set(["sendStatements"]);
+
 /** Joins, whose third argument is an SQL condition. */
 const JOIN_METHODS = new Set([
   "innerJoin",
@@ -151,12 +154,17 @@ const REVIEWED: readonly { file: string; expression: string; why: string }[] = [
   {
     file: "DataLayer/claim.ts",
     expression: 'statements.join("; ")',
-    why: "openTransaction's START TRANSACTION at a level it checked, constant SET LOCAL statements, and the claim with its values quoted by the driver's escapeLiteral",
+    why: "a RoundCommit's statements, openTransaction's START TRANSACTION at a level it checked, constant SET LOCAL statements, and the claim with its values quoted by the driver's escapeLiteral",
   },
   {
     file: "DataLayer/commitOutcomes.ts",
-    expression: 'statements.join("; ")',
-    why: "COMMIT, after recordEveryOutcome: outcomeUpdate, built from identifiers and quoted values, and a check given a count",
+    expression: 'commit.statements.join("; ")',
+    why: "a RoundCommit's statements: COMMIT, after recordEveryOutcome: outcomeUpdate, built from identifiers and quoted values, and a check given a count",
+  },
+  {
+    file: "DataLayer/sendStatements.ts",
+    expression: "query",
+    why: "a TaggedQuery of the text its caller passed to sendStatements, which this scan checks at that call",
   },
   {
     file: "DataLayer/claim.ts",
@@ -413,6 +421,14 @@ function scanSql(files: readonly ts.SourceFile[]): SqlScan {
             : undefined;
         if (method === "query") querySites += 1;
         if (sql !== undefined) check(sql, 0);
+      }
+      if (
+        ts.isCallExpression(node) &&
+        ts.isIdentifier(node.expression) &&
+        SQL_FUNCTIONS.has(node.expression.text)
+      ) {
+        querySites += 1;
+        check(node.arguments[0], 0);
       }
       ts.forEachChild(node, visit);
     };

@@ -442,6 +442,108 @@ describe("BatchRunner", function () {
     expect(stats.tasksDone).to.equal(1);
   });
 
+  it("claims each next round in the round trip that commits the last", async function () {
+    await queue(dataSource, ["a", "b", "c", "d"].map(noteTask));
+    const carried: (boolean | undefined)[] = [];
+    const notingClaim = async (
+      manager: EntityManager,
+      limit: number,
+      scope: ClaimScope = {},
+    ) => {
+      const jobs = await claimPendingTasks(manager, limit, scope);
+      carried.push(scope.commitFirst?.committed);
+      return jobs;
+    };
+
+    const stats = await makeRunner(
+      { batchSize: 1 },
+      { claim: notingClaim },
+    ).start();
+
+    // The first claim stands alone; each full round's commit carries the
+    // next claim, the last of them finding the queue empty.
+    expect(carried.slice(0, 5)).to.deep.equal([
+      undefined,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(stats.tasksDone).to.equal(4);
+    expect(printed).to.have.members(["note a", "note b", "note c", "note d"]);
+    const tasks = await allTasks(dataSource);
+    expect(tasks.map((task) => task.status)).to.deep.equal([1, 1, 1, 1]);
+  });
+
+  it("keeps a round's commit when the claim it carried fails", async function () {
+    await queue(dataSource, ["a", "b"].map(noteTask));
+    let broken = false;
+    const breakingClaim = async (
+      manager: EntityManager,
+      limit: number,
+      scope: ClaimScope = {},
+    ) => {
+      if (!broken && scope.commitFirst !== undefined) {
+        broken = true;
+        // A claim that the server rejects after the commit before it ran.
+        return claimPendingTasks(manager, limit, {
+          ...scope,
+          from: "not a number",
+        });
+      }
+      return claimPendingTasks(manager, limit, scope);
+    };
+
+    const stats = await makeRunner(
+      { batchSize: 1 },
+      { claim: breakingClaim },
+    ).start();
+
+    expect(broken).to.equal(true);
+    expect(stats.roundErrors).to.equal(1);
+    expect(stats.tasksDone).to.equal(2);
+    const [{ n }] = await dataSource.query(
+      "SELECT count(*)::int AS n FROM test_output",
+    );
+    expect(n).to.equal(2);
+    const tasks = await allTasks(dataSource);
+    expect(tasks.map((task) => task.status)).to.deep.equal([1, 1]);
+  });
+
+  it("gives back untouched a round claimed on its last commit when stopped", async function () {
+    await queue(dataSource, ["a", "b", "c"].map(noteTask));
+    let runner: BatchRunner | undefined;
+    const stoppingClaim = async (
+      manager: EntityManager,
+      limit: number,
+      scope: ClaimScope = {},
+    ) => {
+      const jobs = await claimPendingTasks(manager, limit, scope);
+      if (scope.commitFirst !== undefined) void runner?.stop();
+      return jobs;
+    };
+    runner = makeRunner(
+      { batchSize: 1, untilEmpty: false },
+      { claim: stoppingClaim },
+    );
+
+    const stats = await runner.start();
+
+    expect(stats.tasksDone).to.equal(1);
+    expect(await pendingCount(dataSource)).to.equal(2);
+    const [{ attempts }] = await dataSource.query(
+      "SELECT count(*)::int AS attempts FROM blog.batchjobattempt",
+    );
+    expect(attempts).to.equal(1);
+    // No transaction of the runner holds the claimed task any longer.
+    const free = await dataSource.transaction((manager) =>
+      manager.query(
+        "SELECT id FROM blog.batchjob WHERE status = 0 FOR UPDATE SKIP LOCKED",
+      ),
+    );
+    expect(free).to.have.length(2);
+  });
+
   it("retries a round that REPEATABLE READ refuses and runs the task once", async function () {
     await queue(dataSource, [noteTask("contended")]);
     let provoked = false;

@@ -14,7 +14,9 @@ export async function recordSentQueries(
   const sent: string[] = [];
   const query = client.query.bind(client);
   client.query = (...args: unknown[]) => {
-    sent.push(String(args[0]));
+    // A query object, such as pg's Query, carries its text.
+    const [sql] = args as [{ text?: unknown } | string];
+    sent.push(String(typeof sql === "object" ? sql.text : sql));
     return query(...args);
   };
   return sent;
