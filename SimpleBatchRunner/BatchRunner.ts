@@ -473,6 +473,8 @@ export class BatchRunner {
       this.report(ended);
       return { claimed: jobs.length, next };
     } catch (error) {
+      // With a next round claimed, that is the transaction rolled back.
+      next = undefined;
       if (queryRunner.isTransactionActive) {
         await queryRunner.rollbackTransaction().catch(() => undefined);
       }
