@@ -36,6 +36,12 @@ export interface Plan {
   readonly startupTrials: number;
   /** Seconds of the commit-rate loop. */
   readonly commitSeconds: number;
+  /**
+   * Passes over the throughput and warm fleet configurations; each
+   * reports its median pass. One pass moves by a third and more on a host
+   * that steals CPU.
+   */
+  readonly passes: number;
 }
 
 /** RunnerConfig is one setting of our runner in the throughput section. */
@@ -82,6 +88,7 @@ export const QUICK: Plan = {
   vendorRunners: [5, 20],
   startupTrials: 5,
   commitSeconds: 5,
+  passes: 3,
 };
 
 /**
@@ -108,6 +115,7 @@ export const SMOKE: Plan = {
   vendorRunners: [5],
   startupTrials: 2,
   commitSeconds: 1,
+  passes: 1,
 };
 
 /** FULL is `npm run bench -- --full`, for a quiet machine. */
@@ -136,6 +144,7 @@ export const FULL: Plan = {
   vendorRunners: [1, 5, 20],
   startupTrials: 5,
   commitSeconds: 5,
+  passes: 3,
 };
 
 /** SectionContext is what a section runs with. */

@@ -14,6 +14,11 @@ export function problemsCell(problems: readonly string[]): string {
     : `${problems.length}: ${problems[0].slice(0, 60)}`;
 }
 
+/** passesCell lists the rate of each pass, in the order they ran. */
+export function passesCell(rates: readonly number[] | undefined): string {
+  return (rates ?? []).map(formatCell).join(" / ");
+}
+
 /** formatCell prints numbers with thousands separators, NaN as a dash. */
 export function formatCell(value: string | number): string {
   if (typeof value === "string") return value;

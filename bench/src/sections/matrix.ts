@@ -17,24 +17,38 @@ export interface Configuration {
   readonly config: string;
 }
 
+/** What runMatrix needs of a run besides what its caller reads. */
+export interface PassedRun {
+  /** Processes that did not exit cleanly, with their last log lines. */
+  readonly problems: readonly string[];
+  /** The jobs/s of every pass, in the order they ran; set by runMatrix. */
+  readonly passRates?: readonly number[];
+}
+
 /**
  * runMatrix installs every system in a fresh database named `database`,
  * then measures each configuration at each of the plan's process counts,
  * with a VACUUM ANALYZE after each run so that one run's dead rows do not
- * slow the next. The database is dropped at the end.
+ * slow the next. With several passes, each pass measures every
+ * configuration once, so that a spell of stolen CPU on the host falls on
+ * all systems alike rather than on one, and each configuration reports
+ * its median pass by `rateOf`, with every pass's rate and problems. The
+ * database is dropped at the end.
  */
-export async function runMatrix<C extends Configuration, R>(
+export async function runMatrix<C extends Configuration, R extends PassedRun>(
   context: SectionContext,
   database: string,
   title: string,
   configurationsFor: (systems: Systems) => readonly C[],
   measure: (configuration: C, processes: number) => Promise<R>,
+  rateOf: (run: R) => number,
 ): Promise<R[]> {
   const url = await context.server.freshDatabase(database);
   const dataSource = await connectTo(url);
   const graphile = await openGraphile(url);
   const boss = await openPgBoss(url, PEER_TASK);
-  const runs: R[] = [];
+  const { passes, processCounts } = context.plan;
+  const cells: R[][] = [];
   try {
     await product().migrate(dataSource);
     const configurations = configurationsFor({
@@ -43,13 +57,18 @@ export async function runMatrix<C extends Configuration, R>(
       graphile,
       boss,
     });
-    for (const configuration of configurations) {
-      for (const processes of context.plan.processCounts) {
-        context.progress(
-          `${title}: ${configuration.system} ${configuration.config}, K=${processes}`,
-        );
-        runs.push(await measure(configuration, processes));
-        await dataSource.query("VACUUM ANALYZE");
+    for (let pass = 0; pass < passes; pass += 1) {
+      let cell = 0;
+      for (const configuration of configurations) {
+        for (const processes of processCounts) {
+          const of = passes > 1 ? `, pass ${pass + 1} of ${passes}` : "";
+          context.progress(
+            `${title}: ${configuration.system} ${configuration.config}, K=${processes}${of}`,
+          );
+          (cells[cell] ??= []).push(await measure(configuration, processes));
+          cell += 1;
+          await dataSource.query("VACUUM ANALYZE");
+        }
       }
     }
   } finally {
@@ -60,5 +79,29 @@ export async function runMatrix<C extends Configuration, R>(
     ]);
     await context.server.dropDatabase(database);
   }
-  return runs;
+  return cells.map((runs) => medianPass(runs, rateOf));
+}
+
+/**
+ * medianPass gives the pass whose rate is the median (the lower of the two
+ * middle ones for an even count), a failed pass counting as the slowest,
+ * with the rates of all passes and the problems of each.
+ */
+function medianPass<R extends PassedRun>(
+  runs: readonly R[],
+  rateOf: (run: R) => number,
+): R {
+  const rate = (run: R) => {
+    const value = rateOf(run);
+    return Number.isFinite(value) ? value : Number.NEGATIVE_INFINITY;
+  };
+  const sorted = [...runs].sort((a, b) => rate(a) - rate(b));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  const problems =
+    runs.length === 1
+      ? median.problems
+      : runs.flatMap((run, pass) =>
+          run.problems.map((problem) => `pass ${pass + 1}: ${problem}`),
+        );
+  return { ...median, passRates: runs.map(rateOf), problems };
 }
