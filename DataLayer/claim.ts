@@ -7,7 +7,7 @@ import {
 } from "./beginTransaction";
 import type { RoundCommit } from "./commitOutcomes";
 import { BatchJob } from "./entities/BatchJob";
-import { COMMITTED_TAG, sendStatements } from "./sendStatements";
+import { sendStatements } from "./sendStatements";
 import { TaskStatus } from "./TaskStatus";
 
 /**
@@ -210,13 +210,9 @@ async function sendClaim(
       completedTags,
     );
   } catch (error) {
-    if (commitFirst === undefined) throw error;
-    const committed = completedTags[closing.length - 1] === COMMITTED_TAG;
-    if (!committed) throw commitFirst.failure(error);
-    commitFirst.settle(true);
-    throw error;
+    throw commitFirst?.failed(error, completedTags) ?? error;
   }
-  commitFirst?.settle(true);
+  commitFirst?.succeeded();
   return results[closing.length + opening.length + 1].rows as Record<
     string,
     unknown

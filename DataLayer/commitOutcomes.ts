@@ -6,6 +6,7 @@ import { closeTransaction, markTransactionClosed } from "./beginTransaction";
 import { ClaimLostError } from "./ClaimLostError";
 import { BatchJob } from "./entities/BatchJob";
 import { columnOf, tableOf } from "./identifiers";
+import { COMMITTED_TAG, sendStatements } from "./sendStatements";
 import { SqlState, sqlStateOf } from "./sqlState";
 import { TaskStatus } from "./TaskStatus";
 
@@ -50,22 +51,22 @@ export async function commitOutcomes(
 ): Promise<void> {
   const commit = new RoundCommit(queryRunner, runnerId, outcomes);
   const client = (await queryRunner.connect()) as ClientBase;
+  const completedTags: string[] = [];
   try {
-    await client.query(commit.statements.join("; "));
+    await sendStatements(commit.statements.join("; "), client, completedTags);
   } catch (error) {
-    throw commit.failure(error);
+    throw commit.failed(error, completedTags);
   }
-  commit.settle(true);
+  commit.succeeded();
   markTransactionClosed(queryRunner);
 }
 
 /**
- * RoundCommit is a round's outcomes and its COMMIT as statements, for a
- * caller that sends more after them in the same round trip: the next
- * round's claim, on the same connection. Once that query has ended, the
- * caller tells `settle` whether the COMMIT ran, which a failure of a
- * later statement does not undo, and marks the query runner's
- * transaction as it then stands.
+ * RoundCommit is a round's outcomes and its COMMIT as statements, to send
+ * first in a query, alone or with more after them in the same round trip:
+ * the next round's claim, on the same connection. Once that query has
+ * ended, the sender tells the commit how, and the commit then knows
+ * whether it ran, which a failure of a later statement does not undo.
  */
 export class RoundCommit {
   readonly statements: readonly string[];
@@ -92,18 +93,20 @@ export class RoundCommit {
     return this.ran;
   }
 
-  /** settle records whether the COMMIT ran. */
-  settle(committed: boolean): void {
-    this.ran = committed;
+  /** succeeded records that the query ran to its end. */
+  succeeded(): void {
+    this.ran = true;
   }
 
   /**
-   * failure gives the error to throw for one that ended the query before
-   * the COMMIT ran: a ClaimLostError when a held row was missing.
+   * failed records that the query ended in `error`, after the statements
+   * whose command tags the server completed, and gives the error to throw:
+   * a ClaimLostError when a held row was missing, else `error` itself.
    */
-  failure(error: unknown): unknown {
-    this.settle(false);
-    if (sqlStateOf(error) !== SqlState.ClaimLost) return error;
+  failed(error: unknown, completedTags: readonly string[]): unknown {
+    // The COMMIT is the last of the statements, and the query's first ones.
+    this.ran = completedTags[this.statements.length - 1] === COMMITTED_TAG;
+    if (this.ran || sqlStateOf(error) !== SqlState.ClaimLost) return error;
     const recorded = Number((error as { detail?: string }).detail);
     return new ClaimLostError(
       this.outcomes.map((outcome) => outcome.id),

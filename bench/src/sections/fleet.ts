@@ -33,7 +33,7 @@ import type {
 import { highest, rate, round } from "../stats";
 import { passesCell, problemsCell } from "../table";
 import { pollUntil } from "../wait";
-import { Configuration, runMatrix, Systems } from "./matrix";
+import { Configuration, PassedRun, runMatrix, Systems } from "./matrix";
 import { describeConfig } from "./throughput";
 
 const DATABASE = "bench_fleet";
@@ -42,7 +42,7 @@ const POLL_MS = 250;
 const READY_TIMEOUT_MS = 120_000;
 
 /** FleetRun is one queue drained by K workers that were already warm. */
-export interface FleetRun {
+export interface FleetRun extends PassedRun {
   readonly system: string;
   readonly config: string;
   readonly processes: number;
@@ -52,9 +52,6 @@ export interface FleetRun {
   readonly jobsPerSecond: number;
   /** Ours only: claims refused with 40001, per 100 claims, warm-up included. */
   readonly serializationRetryPercent?: number;
-  readonly problems: readonly string[];
-  /** jobs/s of every pass; this run is the median. */
-  readonly passRates?: readonly number[];
 }
 
 /**

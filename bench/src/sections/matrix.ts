@@ -17,11 +17,14 @@ export interface Configuration {
   readonly config: string;
 }
 
-/** What runMatrix needs of a run besides what its caller reads. */
+/** PassedRun is what runMatrix reads and writes of every section's runs. */
 export interface PassedRun {
   /** Processes that did not exit cleanly, with their last log lines. */
   readonly problems: readonly string[];
-  /** The jobs/s of every pass, in the order they ran; set by runMatrix. */
+  /**
+   * The rate of every pass, as the section measures it, in the order the
+   * passes ran; set by runMatrix on the median pass it reports.
+   */
   readonly passRates?: readonly number[];
 }
 

@@ -22,7 +22,7 @@ import {
   waitForDrain,
 } from "../processes";
 import type { DataSourceLike } from "../product";
-import { Configuration, runMatrix, Systems } from "./matrix";
+import { Configuration, PassedRun, runMatrix, Systems } from "./matrix";
 import type {
   Plan,
   RunnerConfig,
@@ -38,7 +38,7 @@ const DATABASE = "bench_throughput";
 const POLL_MS = 50;
 
 /** ThroughputRun is one drain of a queue by K processes of one system. */
-export interface ThroughputRun {
+export interface ThroughputRun extends PassedRun {
   readonly system: string;
   readonly config: string;
   readonly processes: number;
@@ -54,10 +54,6 @@ export interface ThroughputRun {
   /** Ours only: rounds retried after 40001, per 100 claims (rounds). */
   readonly serializationRetryPercent?: number;
   readonly rounds?: number;
-  /** Processes that did not exit cleanly, with their last log lines. */
-  readonly problems: readonly string[];
-  /** jobs/s after the first task of every pass; this run is the median. */
-  readonly passRates?: readonly number[];
 }
 
 /** A Drain is a configuration that drains a queue with K processes. */
